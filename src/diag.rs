@@ -1,0 +1,170 @@
+//! Owns how a problem is shown to a user: `error:` with an optional `file:line:col` pointer and
+//! source excerpt, its causes, and a `hint:` saying what to do. Modules turn their own error enums
+//! into `Diagnostic`s; only the binary decides where the rendered text goes.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::ui::Styles;
+
+/// Where in a file a problem was found (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLocation {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The text of that line, shown under the pointer when known.
+    pub source_line: Option<String>,
+}
+
+impl SourceLocation {
+    pub fn display(&self) -> String {
+        format!("{}:{}:{}", self.path.display(), self.line, self.column)
+    }
+}
+
+/// One rendered problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub location: Option<SourceLocation>,
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            location: None,
+            causes: Vec::new(),
+            hint: None,
+        }
+    }
+
+    /// Builds a diagnostic from any error: its `Display` is the message and its `source()`
+    /// chain becomes the causes.
+    pub fn from_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut diagnostic = Self::new(error.to_string());
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !diagnostic.message.contains(&text) {
+                diagnostic.causes.push(text);
+            }
+            source = cause.source();
+        }
+        diagnostic
+    }
+
+    pub fn at(mut self, location: SourceLocation) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_optional_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.causes.push(cause.into());
+        self
+    }
+}
+
+/// Errors that know how to present themselves; implemented by every module's error enum and by
+/// the crate-level [`crate::Error`].
+pub trait ToDiagnostics {
+    fn diagnostics(&self) -> Vec<Diagnostic>;
+}
+
+/// Renders diagnostics the way a compiler would: each block starts with `error:`.
+pub fn render(diagnostics: &[Diagnostic], styles: &Styles) -> String {
+    let mut out = String::new();
+    for (index, diagnostic) in diagnostics.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        render_one(&mut out, diagnostic, styles);
+    }
+    out
+}
+
+fn render_one(out: &mut String, diagnostic: &Diagnostic, styles: &Styles) {
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        styles.error.paint("error"),
+        styles.bold.paint(&diagnostic.message)
+    );
+    if let Some(location) = &diagnostic.location {
+        let _ = writeln!(out, "  {} {}", styles.dim.paint("-->"), location.display());
+        if let Some(line) = &location.source_line {
+            let number = location.line.to_string();
+            let gutter = " ".repeat(number.len());
+            let pad: String = line
+                .chars()
+                .take(location.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let _ = writeln!(out, "  {gutter} {}", styles.dim.paint("|"));
+            let _ = writeln!(
+                out,
+                "  {} {} {}",
+                styles.dim.paint(&number),
+                styles.dim.paint("|"),
+                line.trim_end()
+            );
+            let _ = writeln!(
+                out,
+                "  {gutter} {} {pad}{}",
+                styles.dim.paint("|"),
+                styles.error.paint("^")
+            );
+        }
+    }
+    for cause in &diagnostic.causes {
+        let _ = writeln!(out, "  {} {cause}", styles.dim.paint("caused by:"));
+    }
+    if let Some(hint) = &diagnostic.hint {
+        let _ = writeln!(out, "{}: {hint}", styles.hint.paint("hint"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_pointer_and_hint() {
+        let diagnostic = Diagnostic::new("unknown key `phnoe`")
+            .at(SourceLocation {
+                path: "wamig.yaml".into(),
+                line: 7,
+                column: 9,
+                source_line: Some("      - phnoe: \"+1 631\"".into()),
+            })
+            .with_hint("did you mean `phone`?");
+        let text = render(&[diagnostic], &Styles::plain());
+        assert_eq!(
+            text,
+            "error: unknown key `phnoe`\n  --> wamig.yaml:7:9\n    |\n  7 |       - phnoe: \"+1 631\"\n    |         ^\nhint: did you mean `phone`?\n"
+        );
+    }
+
+    #[test]
+    fn causes_follow_the_source_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot read the manifest")]
+        struct Outer(#[source] std::io::Error);
+        let diagnostic = Diagnostic::from_error(&Outer(io));
+        assert_eq!(diagnostic.causes, vec!["no such file".to_string()]);
+    }
+}

@@ -1,0 +1,35 @@
+//! Owns the crate-level error: one variant per module error, so a command can return any of
+//! them and the binary renders it with `error:`, causes and `hint:`.
+
+use crate::diag::{Diagnostic, ToDiagnostics};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+impl ToDiagnostics for Error {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Error::Manifest(error) => error.diagnostics(),
+            Error::Usage { message, hint } => {
+                vec![Diagnostic::new(message.clone()).with_optional_hint(hint.clone())]
+            }
+        }
+    }
+}

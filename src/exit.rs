@@ -1,0 +1,59 @@
+//! Owns wamig's exit codes (DESIGN §2) and how several outcomes combine into one.
+
+/// What a command ended with. The discriminant is the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Done, or nothing to do.
+    Success = 0,
+    /// Bad input, API failure, stale plan, state locked.
+    Error = 1,
+    /// `plan --detailed-exitcode`: the plan has changes.
+    Changes = 2,
+    /// `apply` stopped to wait for verification codes; progress is saved.
+    AwaitingCodes = 3,
+    /// At least one number is blocked by a failed eligibility check.
+    Blocked = 4,
+    /// Interrupted by Ctrl-C after saving progress.
+    Interrupted = 130,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Combines outcomes with the priority DESIGN §2 gives: error, then blocked, then
+    /// awaiting codes / changes. An interruption outranks everything but an error.
+    pub fn combine(self, other: ExitStatus) -> ExitStatus {
+        if self.rank() >= other.rank() {
+            self
+        } else {
+            other
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Changes => 1,
+            ExitStatus::AwaitingCodes => 2,
+            ExitStatus::Blocked => 3,
+            ExitStatus::Interrupted => 4,
+            ExitStatus::Error => 5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExitStatus::*;
+
+    #[test]
+    fn priority_follows_the_contract() {
+        assert_eq!(Changes.combine(Blocked), Blocked);
+        assert_eq!(Blocked.combine(Error), Error);
+        assert_eq!(AwaitingCodes.combine(Blocked), Blocked);
+        assert_eq!(Success.combine(AwaitingCodes), AwaitingCodes);
+        assert_eq!(Success.combine(Success), Success);
+    }
+}

@@ -1,0 +1,18 @@
+//! The `wamig` binary: parses the command line, runs the command, renders errors, exits.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wamig::diag::{ToDiagnostics, render};
+
+fn main() -> ExitCode {
+    let cli = wamig::cli::Cli::parse();
+    let ui = cli.global.ui();
+    match wamig::cli::run(cli, &ui) {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(error) => {
+            ui.err(&render(&error.diagnostics(), &ui.stderr_styles));
+            ExitCode::from(wamig::ExitStatus::Error.code())
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Phone numbers: parsing E.164 input, normalising, splitting country code and national number.
