@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::diag::ToDiagnostics;
 use crate::ui::{ColorChoice, Level, LogFormat, Ui};
 use crate::{Error, ExitStatus};
 
@@ -92,16 +93,58 @@ impl GlobalOptions {
 /// Runs one parsed command line.
 pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
     match cli.command {
-        Command::Validate => {
-            let _ = &cli.global.manifest;
-            Err(Error::usage(
-                "validate is not implemented yet",
-                "wait for it",
-            ))
-        }
-        Command::Schema(_) => Err(Error::usage("schema is not implemented yet", "wait for it")),
+        Command::Validate => validate(&cli.global, ui),
+        Command::Schema(args) => schema(&args, ui),
     }
-    .inspect(|_| {
-        let _ = ui;
-    })
+}
+
+/// Renders an error for stderr, with a closing count when a manifest has several problems.
+pub fn render_error(error: &Error, ui: &Ui) -> String {
+    let mut text = crate::diag::render(&error.diagnostics(), &ui.stderr_styles);
+    if let Error::Manifest(manifest_error) = error {
+        let count = manifest_error.problem_count();
+        if count > 1 {
+            text.push_str(&format!("\n{count} problems found; fix them and run `wamig validate` again\n"));
+        }
+    }
+    text
+}
+
+fn validate(global: &GlobalOptions, ui: &Ui) -> Result<ExitStatus, Error> {
+    let loaded = crate::manifest::load(&global.manifest)?;
+    let destinations = loaded.desired.destinations.len();
+    let numbers = loaded.desired.numbers.len();
+    ui.out(&format!(
+        "{} is valid: {destinations} destination{}, {numbers} number{}\n",
+        global.manifest.display(),
+        if destinations == 1 { "" } else { "s" },
+        if numbers == 1 { "" } else { "s" },
+    ));
+    Ok(ExitStatus::Success)
+}
+
+/// Where `wamig schema --check` expects the committed schema, relative to the working directory.
+pub const SCHEMA_PATH: &str = "schemas/manifest.schema.json";
+
+fn schema(args: &SchemaArgs, ui: &Ui) -> Result<ExitStatus, Error> {
+    let generated = crate::manifest::model::json_schema_text();
+    if !args.check {
+        ui.out(&generated);
+        return Ok(ExitStatus::Success);
+    }
+    let committed = std::fs::read_to_string(SCHEMA_PATH).map_err(|error| {
+        Error::usage(
+            format!("cannot read {SCHEMA_PATH}: {error}"),
+            "run `wamig schema --check` from the repository root, or create the file with `wamig schema > schemas/manifest.schema.json`",
+        )
+    })?;
+    if committed == generated {
+        ui.out(&format!("{SCHEMA_PATH} is up to date\n"));
+        Ok(ExitStatus::Success)
+    } else {
+        Err(Error::usage(
+            format!("{SCHEMA_PATH} is out of date with the manifest types"),
+            "regenerate it with `wamig schema > schemas/manifest.schema.json` and commit the result",
+        ))
+    }
 }

@@ -34,12 +34,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            location: None,
-            causes: Vec::new(),
-            hint: None,
-        }
+        Self { message: message.into(), location: None, causes: Vec::new(), hint: None }
     }
 
     /// Builds a diagnostic from any error: its `Display` is the message and its `source()`
@@ -97,12 +92,7 @@ pub fn render(diagnostics: &[Diagnostic], styles: &Styles) -> String {
 }
 
 fn render_one(out: &mut String, diagnostic: &Diagnostic, styles: &Styles) {
-    let _ = writeln!(
-        out,
-        "{}: {}",
-        styles.error.paint("error"),
-        styles.bold.paint(&diagnostic.message)
-    );
+    let _ = writeln!(out, "{}: {}", styles.error.paint("error"), styles.bold.paint(&diagnostic.message));
     if let Some(location) = &diagnostic.location {
         let _ = writeln!(out, "  {} {}", styles.dim.paint("-->"), location.display());
         if let Some(line) = &location.source_line {
@@ -121,12 +111,7 @@ fn render_one(out: &mut String, diagnostic: &Diagnostic, styles: &Styles) {
                 styles.dim.paint("|"),
                 line.trim_end()
             );
-            let _ = writeln!(
-                out,
-                "  {gutter} {} {pad}{}",
-                styles.dim.paint("|"),
-                styles.error.paint("^")
-            );
+            let _ = writeln!(out, "  {gutter} {} {pad}{}", styles.dim.paint("|"), styles.error.paint("^"));
         }
     }
     for cause in &diagnostic.causes {

@@ -8,18 +8,12 @@ pub enum Error {
     #[error(transparent)]
     Manifest(#[from] crate::manifest::ManifestError),
     #[error("{message}")]
-    Usage {
-        message: String,
-        hint: Option<String>,
-    },
+    Usage { message: String, hint: Option<String> },
 }
 
 impl Error {
     pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Usage {
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
+        Error::Usage { message: message.into(), hint: Some(hint.into()) }
     }
 }
 

@@ -25,11 +25,7 @@ impl ExitStatus {
     /// Combines outcomes with the priority DESIGN §2 gives: error, then blocked, then
     /// awaiting codes / changes. An interruption outranks everything but an error.
     pub fn combine(self, other: ExitStatus) -> ExitStatus {
-        if self.rank() >= other.rank() {
-            self
-        } else {
-            other
-        }
+        if self.rank() >= other.rank() { self } else { other }
     }
 
     fn rank(self) -> u8 {

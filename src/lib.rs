@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod diag;
+pub mod digest;
 pub mod error;
 pub mod exit;
 pub mod manifest;

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use wamig::diag::{ToDiagnostics, render};
 
 fn main() -> ExitCode {
     let cli = wamig::cli::Cli::parse();
@@ -11,7 +10,7 @@ fn main() -> ExitCode {
     match wamig::cli::run(cli, &ui) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
-            ui.err(&render(&error.diagnostics(), &ui.stderr_styles));
+            ui.err(&wamig::cli::render_error(&error, &ui));
             ExitCode::from(wamig::ExitStatus::Error.code())
         }
     }

@@ -71,9 +71,6 @@ mod tests {
     #[test]
     fn scrub_replaces_every_occurrence() {
         let pin = Secret::new("123456");
-        assert_eq!(
-            scrub("pin 123456 and 123456", &[&pin]),
-            "pin <redacted> and <redacted>"
-        );
+        assert_eq!(scrub("pin 123456 and 123456", &[&pin]), "pin <redacted> and <redacted>");
     }
 }

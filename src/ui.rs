@@ -52,12 +52,7 @@ impl Paint {
     pub fn paint(&self, text: impl AsRef<str>) -> String {
         let text = text.as_ref();
         if self.enabled && !text.is_empty() {
-            format!(
-                "{}{}{}",
-                self.style.render(),
-                text,
-                self.style.render_reset()
-            )
+            format!("{}{}{}", self.style.render(), text, self.style.render_reset())
         } else {
             text.to_owned()
         }
@@ -232,10 +227,7 @@ impl Ui {
         match self.log_format {
             LogFormat::Json => {
                 let mut object = serde_json::Map::new();
-                object.insert(
-                    "timestamp".into(),
-                    jiff::Timestamp::now().to_string().into(),
-                );
+                object.insert("timestamp".into(), jiff::Timestamp::now().to_string().into());
                 object.insert("level".into(), level.as_str().into());
                 object.insert("event".into(), event.into());
                 object.insert("message".into(), message.into());
@@ -286,12 +278,7 @@ mod tests {
     #[test]
     fn json_events_are_one_object_per_line() {
         let ui = Ui::capture(Level::Info, LogFormat::Json);
-        ui.event(
-            Level::Info,
-            "plan_ready",
-            "plan ready",
-            serde_json::json!({"numbers": 3}),
-        );
+        ui.event(Level::Info, "plan_ready", "plan ready", serde_json::json!({"numbers": 3}));
         ui.debug("hidden", "not shown at info");
         let text = ui.captured();
         let line = text.strip_prefix("[stderr] ").unwrap().trim_end();

@@ -1,11 +1,23 @@
 //! Owns the desired state: the manifest types (serde + schemars), loading a manifest with
-//! positions, and every offline check `wamig validate` makes. It never touches the network.
+//! positions, and every offline check `wamig validate` makes. It never touches the network and
+//! never reads a secret (PIN references are only checked for form here).
 
+pub mod check;
+pub mod country_codes;
+pub mod decode;
+pub mod model;
 pub mod phone;
+pub mod yaml;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub use check::{DesiredDestination, DesiredNumber, DesiredState};
+pub use model::{CodeMethod, Manifest, SecretRef};
+pub use phone::PhoneNumber;
 
 use crate::diag::{Diagnostic, SourceLocation, ToDiagnostics};
+use decode::{Issue, IssueKind};
+use yaml::{Mark, YamlError, YamlErrorKind};
 
 /// One problem found in a manifest, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,40 +37,327 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the manifest {} is not UTF-8 text (first bad byte at line {line}, column {column})", path.display())]
+    NotUtf8 { path: PathBuf, line: usize, column: usize },
     #[error("{} problem(s) in the manifest {}", problems.len(), path.display())]
-    Invalid {
-        path: PathBuf,
-        problems: Vec<Problem>,
-    },
+    Invalid { path: PathBuf, problems: Vec<Problem> },
+}
+
+impl ManifestError {
+    /// How many problems a user has to fix.
+    pub fn problem_count(&self) -> usize {
+        match self {
+            ManifestError::Invalid { problems, .. } => problems.len(),
+            _ => 1,
+        }
+    }
 }
 
 impl ToDiagnostics for ManifestError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             ManifestError::Read { path, source } => {
-                let hint = if source.kind() == std::io::ErrorKind::NotFound {
-                    format!(
-                        "create {} (see examples/minimal.yaml) or point to yours with -f PATH or WAMIG_MANIFEST",
+                let hint = match source.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "create {} (start from examples/minimal.yaml) or point to yours with `-f PATH` or WAMIG_MANIFEST",
                         path.display()
-                    )
-                } else {
-                    "check the path and its permissions".to_owned()
+                    ),
+                    std::io::ErrorKind::IsADirectory => {
+                        "give the path of the manifest file, not of a directory".into()
+                    }
+                    _ => "check that the file exists and that you may read it".into(),
                 };
                 vec![Diagnostic::from_error(self).with_hint(hint)]
             }
+            ManifestError::NotUtf8 { path, line, column } => vec![
+                Diagnostic::from_error(self)
+                    .at(SourceLocation {
+                        path: path.clone(),
+                        line: *line,
+                        column: *column,
+                        source_line: None,
+                    })
+                    .with_hint(
+                        "save the manifest as UTF-8 (most editors offer it under \"Save with encoding\")",
+                    ),
+            ],
             ManifestError::Invalid { problems, .. } => problems
                 .iter()
                 .map(|problem| {
-                    let mut diagnostic = Diagnostic::new(problem.message.clone())
-                        .with_optional_hint(problem.hint.clone());
+                    let mut diagnostic =
+                        Diagnostic::new(problem.message.clone()).with_optional_hint(problem.hint.clone());
                     diagnostic.location = problem.location.clone();
                     if let Some((what, location)) = &problem.related {
-                        diagnostic =
-                            diagnostic.with_cause(format!("{what} at {}", location.display()));
+                        diagnostic = diagnostic.with_cause(format!("{what} at {}", location.display()));
                     }
                     diagnostic
                 })
                 .collect(),
+        }
+    }
+}
+
+/// A manifest that passed every check.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub desired: DesiredState,
+    /// SHA-256 of the desired state: comments and formatting do not change it.
+    pub digest: String,
+}
+
+impl LoadedManifest {
+    /// The directory relative paths in and around the manifest are taken from.
+    pub fn base_dir(&self) -> PathBuf {
+        base_dir_of(&self.path)
+    }
+}
+
+fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Reads and checks a manifest file.
+pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
+    let bytes =
+        std::fs::read(path).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
+    let text = String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+        ManifestError::NotUtf8 { path: path.to_path_buf(), line, column }
+    })?;
+    parse(&text, path)
+}
+
+/// Checks manifest text; `path` is used for messages and to resolve relative PIN files.
+pub fn parse(text: &str, path: &Path) -> Result<LoadedManifest, ManifestError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let locate = |mark: Mark, show_line: bool| SourceLocation {
+        path: path.to_path_buf(),
+        line: mark.line,
+        column: mark.column,
+        source_line: show_line
+            .then(|| lines.get(mark.line.wrapping_sub(1)).map(|l| (*l).to_owned()))
+            .flatten(),
+    };
+    let invalid = |problems: Vec<Problem>| ManifestError::Invalid { path: path.to_path_buf(), problems };
+
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = match yaml::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            return Err(invalid(vec![Problem {
+                message: "the manifest is empty".into(),
+                location: Some(locate(Mark { line: 1, column: 1 }, false)),
+                related: None,
+                hint: Some("start from examples/minimal.yaml: `version: 1`, then `destinations:` with a WABA and its numbers".into()),
+            }]));
+        }
+        Err(errors) => {
+            return Err(invalid(errors.iter().map(|e| yaml_problem(e, &locate)).collect()));
+        }
+    };
+
+    let schema = model::json_schema();
+    let decoded = decode::decode(&root, &schema);
+    let mut problems: Vec<(Mark, Problem)> =
+        decoded.issues.iter().map(|issue| (issue.mark, issue_problem(issue, &locate))).collect();
+
+    let typed = decoded.value.and_then(|value| serde_json::from_value::<Manifest>(value).ok());
+    let Some(manifest) = typed else {
+        // Only a broken top level (not a mapping, or `version`/`destinations` unusable)
+        // stops us before the meaning checks.
+        problems.sort_by_key(|(mark, _)| *mark);
+        return Err(invalid(problems.into_iter().map(|(_, p)| p).collect()));
+    };
+    let (desired, issues) = check::check(&manifest, &decoded.index, &base_dir_of(path));
+    for issue in issues {
+        let mark = issue.mark.unwrap_or(Mark { line: 1, column: 1 });
+        problems.push((
+            mark,
+            Problem {
+                message: issue.message,
+                location: issue.mark.map(|m| locate(m, !issue.secret)),
+                related: issue.related.map(|(what, m)| (what, locate(m, false))),
+                hint: Some(issue.hint),
+            },
+        ));
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|(mark, _)| *mark);
+        return Err(invalid(problems.into_iter().map(|(_, p)| p).collect()));
+    }
+    let digest = crate::digest::of_json(&desired);
+    Ok(LoadedManifest { path: path.to_path_buf(), manifest, desired, digest })
+}
+
+fn yaml_problem(error: &YamlError, locate: &dyn Fn(Mark, bool) -> SourceLocation) -> Problem {
+    let (message, hint, related) = match &error.kind {
+        YamlErrorKind::Syntax(info) => {
+            let hint = if info.contains("tab") {
+                "indent with spaces: YAML does not allow tabs for indentation"
+            } else {
+                "check the indentation and quoting on this line and the one before; each entry is `key: value`, list items start with `- `"
+            };
+            (format!("the manifest is not valid YAML: {info}"), hint.to_owned(), None)
+        }
+        YamlErrorKind::DuplicateKey { key, first } => (
+            format!("key `{key}` appears twice in the same mapping"),
+            "YAML would silently keep only one of them: remove or merge the duplicate".to_owned(),
+            Some(("first written".to_owned(), locate(*first, false))),
+        ),
+        YamlErrorKind::ComplexKey => (
+            "a key must be plain text, not a list or mapping".into(),
+            "write keys as `name: value`".into(),
+            None,
+        ),
+        YamlErrorKind::MultipleDocuments => (
+            "the manifest holds more than one YAML document".into(),
+            "keep one document: remove the `---` separator and merge the destinations into one list".into(),
+            None,
+        ),
+        YamlErrorKind::TooManyNodes { limit } => (
+            format!("the manifest expands to more than {limit} values through aliases"),
+            "remove the nested aliases (`*name`) that repeat large parts of the document".into(),
+            None,
+        ),
+        YamlErrorKind::TooDeep { limit } => (
+            format!("the manifest nests deeper than {limit} levels"),
+            "a manifest needs only a few levels: check for unbalanced brackets".into(),
+            None,
+        ),
+    };
+    Problem { message, location: Some(locate(error.mark, true)), related, hint: Some(hint) }
+}
+
+/// True when the value at `path` is (or is inside) a PIN reference: its text is never echoed.
+fn is_secret_path(path: &str) -> bool {
+    path == "pin" || path.ends_with(".pin") || path.contains(".pin.")
+}
+
+fn place(path: &str) -> String {
+    if path.is_empty() { "the top level of the manifest".into() } else { format!("`{path}`") }
+}
+
+fn last_key(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+fn issue_problem(issue: &Issue, locate: &dyn Fn(Mark, bool) -> SourceLocation) -> Problem {
+    let secret = is_secret_path(&issue.path);
+    let (message, hint) = match &issue.kind {
+        IssueKind::UnknownKey { key, suggestion, known } => {
+            let hint = match suggestion {
+                Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                None => format!("keys allowed here: {}", known.join(", ")),
+            };
+            (format!("unknown key `{key}` in {}", place(&issue.path)), hint)
+        }
+        IssueKind::MissingKey { key } => {
+            let hint = match key.as_str() {
+                "version" => "add `version: 1` as the first line".to_owned(),
+                "destinations" => "add `destinations:` with at least one `- waba: \"<destination WABA id>\"` and its `numbers:`".to_owned(),
+                "waba" => "add `waba: \"<destination WABA id>\"` (digits, from WhatsApp Manager)".to_owned(),
+                "numbers" => "add `numbers:` with the numbers to migrate, e.g. `- phone: \"+16315555555\"`".to_owned(),
+                "phone" => "add `phone: \"+16315555555\"` (the number in E.164 form)".to_owned(),
+                other => format!("add `{other}:`"),
+            };
+            (format!("{} has no `{key}`", place(&issue.path)), hint)
+        }
+        IssueKind::WrongType { found, .. } if issue.path.is_empty() => (
+            format!("the manifest must be a mapping with `version` and `destinations`, found {found}"),
+            "start from examples/minimal.yaml: `version: 1`, then `destinations:` with a WABA and its numbers".to_owned(),
+        ),
+        IssueKind::WrongType { expected, found } => {
+            let key = last_key(&issue.path);
+            let hint = match key {
+                "version" => "write `version: 1`".to_owned(),
+                "register" => "write `register: true` or `register: false`".to_owned(),
+                "destinations" | "numbers" => "write a list: each entry on its own line starting with `- `".to_owned(),
+                _ if found == &"nothing (null)" => format!("give `{key}` a value, or remove the key"),
+                _ => format!("write {expected} here"),
+            };
+            (format!("`{}` must be {expected}, found {found}", issue.path), hint)
+        }
+        IssueKind::NotAllowed { found, allowed } => {
+            let hint = match allowed.iter().find(|a| a.eq_ignore_ascii_case(found)) {
+                Some(exact) => format!("write `{exact}` in capitals"),
+                None => format!("use one of: {}", allowed.join(", ")),
+            };
+            (format!("`{}` must be one of {}, found `{found}`", issue.path, allowed.join(", ")), hint)
+        }
+        IssueKind::OutOfRange { found, .. } if last_key(&issue.path) == "version" => (
+            format!("unsupported manifest version {found}"),
+            "this wamig reads manifest version 1: write `version: 1`".to_owned(),
+        ),
+        IssueKind::OutOfRange { found, min, max } => (
+            format!("`{}` is {found}, outside {}..{}", issue.path, min.unwrap_or(i64::MIN), max.unwrap_or(i64::MAX)),
+            "use a value inside the range".to_owned(),
+        ),
+        IssueKind::NoVariant { found, .. } if secret && *found == "a mapping" => (
+            format!("`{}` must have exactly one of `env` or `file`", issue.path),
+            "write `pin: { env: WAMIG_PIN }` or `pin: { file: path/to/pin }`".to_owned(),
+        ),
+        IssueKind::NoVariant { forms, found } => {
+            if secret {
+                (
+                    format!("`{}` must say where the PIN is kept, not hold the PIN", issue.path),
+                    "write `pin: { env: WAMIG_PIN }` or `pin: { file: path/to/pin }`; the PIN itself never goes in the manifest".to_owned(),
+                )
+            } else {
+                (format!("`{}` must be {}, found {found}", issue.path, forms.join(" or ")), format!("write {}", forms.join(" or ")))
+            }
+        }
+    };
+    Problem { message, location: Some(locate(issue.mark, !secret)), related: None, hint: Some(hint) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALID: &str = "version: 1\ndefaults:\n  pin: { env: WAMIG_PIN }\ndestinations:\n  - waba: \"104996122399160\"\n    numbers:\n      - phone: \"+1 631-555-5555\"\n        source_waba: \"102289599326934\"\n";
+
+    #[test]
+    fn a_valid_manifest_resolves_defaults() {
+        let loaded = parse(VALID, Path::new("dir/wamig.yaml")).unwrap();
+        let number = &loaded.desired.numbers[0];
+        assert_eq!(number.phone.e164(), "+16315555555");
+        assert_eq!(number.code_method, CodeMethod::Sms);
+        assert_eq!(number.language, "en_US");
+        assert!(number.register);
+        assert_eq!(number.line, 7);
+        assert_eq!(loaded.base_dir(), PathBuf::from("dir"));
+    }
+
+    #[test]
+    fn comments_do_not_change_the_digest() {
+        let a = parse(VALID, Path::new("a.yaml")).unwrap();
+        let b = parse(&format!("# reviewed\n{VALID}"), Path::new("b.yaml")).unwrap();
+        assert_eq!(a.digest, b.digest);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = parse(&text, Path::new("fuzz.yaml"));
+        }
+
+        #[test]
+        fn mutated_manifests_never_panic(cut in 0usize..VALID.len(), insert in "[-:{}\\[\\]&*!|>'\" \n\tA-Za-z0-9+#]{0,12}") {
+            let mut text = VALID.to_owned();
+            let at = (0..=cut).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            text.insert_str(at, &insert);
+            let _ = parse(&text, Path::new("fuzz.yaml"));
         }
     }
 }

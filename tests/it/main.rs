@@ -1,0 +1,8 @@
+//! Integration tests: the real `wamig` binary, run as a user would, against fixtures and the
+//! sandbox on loopback. One test binary with modules keeps link time down.
+
+mod support;
+
+mod examples;
+mod schema;
+mod validate;
