@@ -11,7 +11,10 @@ pub mod diag;
 pub mod digest;
 pub mod error;
 pub mod exit;
+pub mod journal;
 pub mod manifest;
+pub mod observe;
+pub mod plan;
 pub mod secret;
 pub mod ui;
 

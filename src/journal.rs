@@ -1,0 +1,259 @@
+//! Owns the journal (`--state`, DESIGN §4): per number, only what the live API cannot tell —
+//! the phone-number id, when each step ran, code requests, verify and register attempts, the last
+//! error. It is written atomically with mode 0600 and never holds a token, code or PIN: nothing
+//! here has a field that could. Locking is in `journal::lock`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Diagnostic, ToDiagnostics};
+use crate::manifest::CodeMethod;
+
+pub mod lock;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole journal file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    pub format_version: u32,
+    /// Keyed by E.164 (`+16315555555`).
+    #[serde(default)]
+    pub numbers: BTreeMap<String, NumberRecord>,
+}
+
+/// What wamig did for one number.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberRecord {
+    pub destination_waba: String,
+    /// The id Graph gave the number in the destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_code_request: Option<CodeRequest>,
+    #[serde(default)]
+    pub code_requests: u32,
+    #[serde(default)]
+    pub verify_attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<Timestamp>,
+    /// Every register call made, for the 10-per-72-hours budget.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub register_attempts: Vec<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates_checked_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<RecordedError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    pub at: Timestamp,
+    pub method: CodeMethod,
+    pub language: String,
+}
+
+/// A Graph error as recorded: enough to diagnose, never a secret (messages are scrubbed before
+/// they get here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedError {
+    pub at: Timestamp,
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subcode: Option<i64>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fbtrace_id: Option<String>,
+}
+
+/// How long a requested code is waited for before another may be requested (DESIGN §4).
+pub const CODE_COOLDOWN: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+/// Meta allows 10 register calls per number in a moving 72-hour window (error 133016).
+pub const REGISTER_LIMIT: usize = 10;
+pub const REGISTER_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(72);
+
+impl NumberRecord {
+    pub fn new(destination_waba: &str) -> Self {
+        Self { destination_waba: destination_waba.to_owned(), ..Self::default() }
+    }
+
+    /// True while the last code request is younger than the cooldown.
+    pub fn code_cooldown_active(&self, now: Timestamp) -> bool {
+        self.last_code_request.as_ref().is_some_and(|request| now.duration_since(request.at) < CODE_COOLDOWN)
+    }
+
+    /// Register calls made inside the 72-hour window ending `now`.
+    pub fn register_attempts_in_window(&self, now: Timestamp) -> usize {
+        self.register_attempts.iter().filter(|at| now.duration_since(**at) < REGISTER_WINDOW).count()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read the journal {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the journal {} is not a wamig journal: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error("the journal {} has format version {found}; this wamig reads version {FORMAT_VERSION}", path.display())]
+    Version { path: PathBuf, found: u32 },
+    #[error("cannot write the journal {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the journal {} is locked by {holder}", path.display())]
+    Locked { path: PathBuf, holder: String },
+    #[error("cannot lock the journal {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ToDiagnostics for JournalError {
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        let hint = match self {
+            JournalError::Read { .. } | JournalError::Write { .. } | JournalError::Lock { .. } => {
+                "check that the directory exists and is writable, or choose another path with --state or WAMIG_STATE"
+                    .to_owned()
+            }
+            JournalError::Corrupt { .. } => "restore the journal from your CI artifact or backup; if it is lost, move it away: wamig rebuilds what it can from live state, but code requests and register attempts recorded in it are forgotten".to_owned(),
+            JournalError::Version { .. } => "use the wamig version that wrote this journal, or a newer one".to_owned(),
+            JournalError::Locked { .. } => "another wamig apply is running on this journal: wait for it to finish (in CI, put applies in one concurrency group)".to_owned(),
+        };
+        vec![Diagnostic::from_error(self).with_hint(hint)]
+    }
+}
+
+impl Journal {
+    pub fn new() -> Self {
+        Self { format_version: FORMAT_VERSION, numbers: BTreeMap::new() }
+    }
+
+    /// Reads the journal; a missing file is an empty journal.
+    pub fn load(path: &Path) -> Result<Journal, JournalError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Journal::new()),
+            Err(source) => return Err(JournalError::Read { path: path.to_path_buf(), source }),
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| JournalError::Corrupt { path: path.to_path_buf(), message: e.to_string() })?;
+        let found = value.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        if found != u64::from(FORMAT_VERSION) {
+            return Err(JournalError::Version { path: path.to_path_buf(), found: found as u32 });
+        }
+        serde_json::from_value(value)
+            .map_err(|e| JournalError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Writes the journal atomically (a temporary file in the same directory, then a rename), so
+    /// a crash leaves either the old or the new journal, never half of one. Mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), JournalError> {
+        let write_error = |source| JournalError::Write { path: path.to_path_buf(), source };
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(write_error)?;
+        let mut file =
+            tempfile::Builder::new().prefix(".wamig-journal").tempfile_in(&dir).map_err(write_error)?;
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        file.write_all(text.as_bytes()).map_err(write_error)?;
+        file.as_file().sync_all().map_err(write_error)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(write_error)?;
+        }
+        file.persist(path).map_err(|e| write_error(e.error))?;
+        Ok(())
+    }
+
+    pub fn get(&self, e164: &str) -> Option<&NumberRecord> {
+        self.numbers.get(e164)
+    }
+
+    pub fn entry(&mut self, e164: &str, destination_waba: &str) -> &mut NumberRecord {
+        self.numbers.entry(e164.to_owned()).or_insert_with(|| NumberRecord::new(destination_waba))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_atomically_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/state.json");
+        let mut journal = Journal::new();
+        let record = journal.entry("+16315555555", "104996122399160");
+        record.phone_number_id = Some("5550001".into());
+        record.code_requests = 1;
+        record.last_code_request = Some(CodeRequest {
+            at: Timestamp::UNIX_EPOCH,
+            method: CodeMethod::Sms,
+            language: "en_US".into(),
+        });
+        journal.save(&path).unwrap();
+        assert_eq!(Journal::load(&path).unwrap(), journal);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_missing_journal_is_empty_and_a_foreign_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Journal::load(&dir.path().join("none.json")).unwrap(), Journal::new());
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, "{\"format_version\": 9}").unwrap();
+        assert!(matches!(Journal::load(&path), Err(JournalError::Version { found: 9, .. })));
+        std::fs::write(&path, "not json").unwrap();
+        assert!(matches!(Journal::load(&path), Err(JournalError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn cooldown_and_register_window() {
+        let now: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let mut record = NumberRecord::new("1");
+        assert!(!record.code_cooldown_active(now));
+        record.last_code_request = Some(CodeRequest {
+            at: "2026-11-25T11:55:00Z".parse().unwrap(),
+            method: CodeMethod::Sms,
+            language: "en_US".into(),
+        });
+        assert!(record.code_cooldown_active(now));
+        assert!(!record.code_cooldown_active("2026-11-25T12:06:00Z".parse().unwrap()));
+        record.register_attempts =
+            vec!["2026-11-21T12:00:00Z".parse().unwrap(), "2026-11-25T11:00:00Z".parse().unwrap()];
+        assert_eq!(record.register_attempts_in_window(now), 1);
+    }
+}

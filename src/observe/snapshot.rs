@@ -1,0 +1,167 @@
+//! Owns the snapshot: what wamig observed of the live Graph API, in plain data the pure planner
+//! can read and tests can build by hand. It holds no client types and no secrets; its digest
+//! (without the observation time) tells whether a saved plan still matches the live state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything observed in one `plan`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the observation finished (RFC 3339). Not part of the digest.
+    pub observed_at: String,
+    pub api_version: String,
+    pub token: TokenView,
+    /// Every WABA the manifest names (destinations and sources), by id.
+    pub wabas: BTreeMap<String, WabaView>,
+}
+
+impl Snapshot {
+    /// Digest of the observed state, ignoring when it was observed.
+    pub fn digest(&self) -> String {
+        let mut copy = self.clone();
+        copy.observed_at.clear();
+        crate::digest::of_json(&copy)
+    }
+
+    pub fn waba(&self, id: &str) -> Option<&WabaView> {
+        self.wabas.get(id)
+    }
+
+    /// Every WABA listing a number with these digits (status `MIGRATED` included).
+    pub fn wabas_listing<'a>(
+        &'a self,
+        digits: &'a str,
+    ) -> impl Iterator<Item = (&'a WabaView, &'a NumberView)> + 'a {
+        self.wabas.values().filter_map(move |waba| waba.number(digits).map(|number| (waba, number)))
+    }
+}
+
+/// What the token may do, from `debug_token` or `me/permissions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TokenView {
+    /// Granted permissions, or `None` when Graph would not tell.
+    pub permissions: Option<Vec<String>>,
+    /// Why the permissions are unknown, when they are.
+    pub unknown_reason: Option<String>,
+}
+
+/// One WABA as observed. Fields are `None` when Graph did not return them (not readable by this
+/// token, or not requested); `access` says whether the node could be read at all.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WabaView {
+    pub id: String,
+    pub access: Access,
+    pub name: Option<String>,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `DEFERRED`, or whatever Graph says.
+    pub account_review_status: Option<String>,
+    /// Lowercase: `verified`, `pending`, `not_verified`, ...
+    pub business_verification_status: Option<String>,
+    /// Present (non-empty) when a payment method is set up. `Unknown` when Graph refused the field.
+    pub payment_method: Presence,
+    pub owner_business: Option<BusinessRef>,
+    /// Apps subscribed to this WABA's webhooks; `None` when they could not be read.
+    pub subscribed_apps: Option<Vec<AppRef>>,
+    /// Message templates; `None` when they could not be read.
+    pub templates: Option<Vec<TemplateView>>,
+    /// Numbers listed on the WABA's `phone_numbers` edge; `None` when it could not be read.
+    pub numbers: Option<Vec<NumberView>>,
+}
+
+impl WabaView {
+    pub fn number(&self, digits: &str) -> Option<&NumberView> {
+        self.numbers.as_ref()?.iter().find(|number| number.digits == digits)
+    }
+
+    pub fn is_readable(&self) -> bool {
+        matches!(self.access, Access::Readable)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Access {
+    #[default]
+    Readable,
+    /// The token may not read it (Graph's permission error or "does not exist").
+    Unreadable { reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Present,
+    Absent,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusinessRef {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRef {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateView {
+    pub id: Option<String>,
+    pub name: String,
+    pub language: Option<String>,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, ...
+    pub status: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED`, `UNKNOWN`.
+    pub quality: Option<String>,
+    pub category: Option<String>,
+}
+
+/// A phone-number node as listed on a WABA (or read by id).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NumberView {
+    pub id: String,
+    /// As Graph shows it, e.g. `+1 631-555-5555`.
+    pub display_phone_number: Option<String>,
+    /// Just the digits of `display_phone_number`: how numbers are matched with the manifest.
+    pub digits: String,
+    pub verified_name: Option<String>,
+    /// `APPROVED`, `PENDING_REVIEW`, `DECLINED`, `EXPIRED`, `NONE`, ...
+    pub name_status: Option<String>,
+    /// Status of a pending display-name change, when there is one.
+    pub new_name_status: Option<String>,
+    /// `VERIFIED`, `NOT_VERIFIED`, `EXPIRED`, ...
+    pub code_verification_status: Option<String>,
+    /// `CONNECTED`, `PENDING`, `MIGRATED`, `DISCONNECTED`, ...
+    pub status: Option<String>,
+    /// `CLOUD_API`, `ON_PREMISE`, `NOT_APPLICABLE` (not registered).
+    pub platform_type: Option<String>,
+    /// `LIVE` or `SANDBOX` (a test number).
+    pub account_mode: Option<String>,
+    pub is_on_biz_app: Option<bool>,
+    /// Two-step verification on, where Graph returns it.
+    pub is_pin_enabled: Option<bool>,
+    pub quality_rating: Option<String>,
+    pub messaging_limit_tier: Option<String>,
+    pub is_official_business_account: Option<bool>,
+}
+
+impl NumberView {
+    pub fn is_verified(&self) -> bool {
+        self.code_verification_status.as_deref() == Some("VERIFIED")
+    }
+
+    /// Registered on a WhatsApp API (Cloud or On-Premises).
+    pub fn is_registered(&self) -> bool {
+        matches!(self.platform_type.as_deref(), Some("CLOUD_API") | Some("ON_PREMISE"))
+    }
+
+    /// A source listing that only remembers a number that has moved away.
+    pub fn is_migrated_away(&self) -> bool {
+        self.status.as_deref() == Some("MIGRATED")
+    }
+}

@@ -1,0 +1,182 @@
+//! Owns the plan's data: what `wamig plan` prints, `--out` saves, `show` renders and `apply`
+//! executes. Its JSON form is a documented interface (DESIGN §5): `format_version`, `summary`,
+//! `numbers[]` with `phone`, `destination_waba`, `source_waba`, `action`, `checks`, `steps`, and
+//! `unmanaged` are fixed; other fields may be added, never renamed. It holds no secret.
+
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT_VERSION: u32 = 1;
+/// A saved plan older than this is refused by `apply` (DESIGN §5).
+pub const DEFAULT_TTL_SECONDS: u64 = 24 * 60 * 60;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub summary: Summary,
+    pub numbers: Vec<NumberPlan>,
+    pub unmanaged: Vec<Unmanaged>,
+    /// Digest of everything above plus the two inputs' digests; shown in reviews so an approved
+    /// plan can be matched with the one applied.
+    pub digest: String,
+    /// SHA-256 of the manifest's desired state.
+    pub manifest_digest: String,
+    /// SHA-256 of the observed live state (without the observation time).
+    pub snapshot_digest: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub ttl_seconds: u64,
+    pub api_version: String,
+    /// Notes that apply to the whole plan (billing after migration, say).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub migrate: usize,
+    pub resume: usize,
+    pub in_sync: usize,
+    pub blocked: usize,
+    pub unmanaged: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(rename = "migrate")]
+    Migrate,
+    #[serde(rename = "resume")]
+    Resume,
+    #[serde(rename = "in-sync")]
+    InSync,
+    #[serde(rename = "blocked")]
+    Blocked,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Migrate => "migrate",
+            Action::Resume => "resume",
+            Action::InSync => "in-sync",
+            Action::Blocked => "blocked",
+        }
+    }
+}
+
+/// Migration steps, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    InitiateMigration,
+    RequestCode,
+    VerifyCode,
+    Register,
+    VerifyTemplates,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::InitiateMigration => "initiate_migration",
+            Step::RequestCode => "request_code",
+            Step::VerifyCode => "verify_code",
+            Step::Register => "register",
+            Step::VerifyTemplates => "verify_templates",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+/// One eligibility check (stable `id`, e.g. `destination.payment_method`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub id: String,
+    pub status: CheckStatus,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumberPlan {
+    /// E.164, `+<digits>`.
+    pub phone: String,
+    pub destination_waba: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_name: Option<String>,
+    /// `null` when neither the manifest nor the live state tells it.
+    pub source_waba: Option<String>,
+    pub action: Action,
+    pub checks: Vec<Check>,
+    pub steps: Vec<Step>,
+    /// The number's id in the destination once the migration has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<String>,
+    /// A code was requested and is awaited.
+    #[serde(default)]
+    pub awaiting_code: bool,
+    /// When the awaited code was requested (RFC 3339) and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_requested_at: Option<String>,
+    pub code_method: String,
+    pub language: String,
+    pub register: bool,
+    /// Where the number stands now and where it must end, as `key: value` lines that renderers
+    /// diff (current against desired).
+    pub current: Vec<(String, String)>,
+    pub desired: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<TemplateForecast>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Manifest line of this number's entry, for messages; not part of the digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_line: Option<usize>,
+}
+
+/// Which source templates will be duplicated into the destination when the number moves.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TemplateForecast {
+    /// `false` when the source's or destination's templates could not be read.
+    pub known: bool,
+    /// APPROVED, high-quality templates of the source (eligible for duplication).
+    pub eligible: usize,
+    /// Eligible ones the destination already has (same name), left untouched.
+    pub already_in_destination: usize,
+    /// Free template slots in the destination (limit minus distinct names there).
+    pub destination_room: usize,
+    /// Eligible ones that will not fit: they must be re-created by hand.
+    pub left_out: Vec<String>,
+    /// Source templates not eligible, with the reason (`PENDING`, `REJECTED`, low quality).
+    pub not_eligible: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    pub phone: String,
+    pub waba: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.summary.migrate + self.summary.resume > 0
+    }
+
+    pub fn has_blocked(&self) -> bool {
+        self.summary.blocked > 0
+    }
+
+    pub fn number(&self, e164: &str) -> Option<&NumberPlan> {
+        self.numbers.iter().find(|n| n.phone == e164)
+    }
+}
