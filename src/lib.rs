@@ -6,9 +6,11 @@
 //! renderers, `apply` executes plans, `sandbox` emulates the Graph API, `cli` turns arguments into
 //! calls of these.
 
+pub mod apply;
 pub mod cli;
 pub mod diag;
 pub mod digest;
+pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod journal;

@@ -1,0 +1,4 @@
+//! Owns apply: executing a plan one idempotent step at a time per number, each step decided from
+//! live state read back just before it; code sources; pauses returned as values.
+
+pub mod codes;

@@ -1,0 +1,72 @@
+//! Owns the human duration syntax of the command line (`90s`, `15m`, `1h`, `250ms`, `1h30m`).
+
+use std::time::Duration;
+
+/// Parses `<number><unit>` groups with units `ms`, `s`, `m`, `h`; a bare number is seconds.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let invalid = || format!("`{text}` is not a duration: write it like 90s, 15m or 1h");
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse::<u64>().map(Duration::from_secs).map_err(|_| invalid());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value.saturating_mul(60)),
+            "h" => Duration::from_secs(value.saturating_mul(3600)),
+            _ => return Err(invalid()),
+        };
+        total = total.saturating_add(part);
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way it is written on the command line (`14m05s`, `45s`).
+pub fn display(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match (seconds / 3600, (seconds % 3600) / 60, seconds % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse("30"), Ok(Duration::from_secs(30)));
+        for bad in ["", "m", "15x", "1.5h", "-1s", "s15"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn displays_compactly() {
+        assert_eq!(display(Duration::from_secs(45)), "45s");
+        assert_eq!(display(Duration::from_secs(845)), "14m05s");
+        assert_eq!(display(Duration::from_secs(5400)), "1h30m");
+    }
+}
