@@ -2,3 +2,4 @@
 //! live state read back just before it; code sources; pauses returned as values.
 
 pub mod codes;
+pub mod decide;
