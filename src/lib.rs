@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diag;
 pub mod error;
 pub mod exit;
+pub mod graph;
 pub mod manifest;
 pub mod secret;
 pub mod ui;
