@@ -911,7 +911,8 @@ impl GraphError {
     /// The field named by "(#100) Tried accessing nonexisting field (x) on node type (...)".
     pub fn nonexisting_field(&self) -> Option<String> {
         let message = self.0.api.as_ref()?.message.as_deref()?;
-        let lower = message.to_lowercase();
+        // ASCII lowercasing keeps byte offsets, so `at` is valid in `message` too.
+        let lower = message.to_ascii_lowercase();
         let at = lower.find("nonexisting field")?;
         let rest = &message[at..];
         let open = rest.find('(')?;
@@ -969,8 +970,10 @@ fn block_hint(block: MigrationBlock, waba: &str) -> String {
 /// "2 min", "1 h 5 min", "45 s".
 pub(crate) fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs < 60 {
-        format!("{} s", secs.max(1))
+    if secs == 0 {
+        format!("{} ms", d.as_millis())
+    } else if secs < 60 {
+        format!("{secs} s")
     } else if secs < 3600 {
         format!("{} min", secs.div_ceil(60))
     } else {
@@ -1622,11 +1625,19 @@ mod tests {
             "type": "OAuthException", "code": 100}}),
         );
         assert_eq!(e.nonexisting_field().as_deref(), Some("is_pin_enabled"));
+        // Non-ASCII text before the phrase must not shift the offsets (nor panic).
+        let e = error_for(
+            Operation::Read,
+            "1",
+            json!({"error": {"message": "İİİ Tried accessing nonexisting field (x_y) on node", "code": 100}}),
+        );
+        assert_eq!(e.nonexisting_field().as_deref(), Some("x_y"));
     }
 
     #[test]
     fn human_durations() {
-        assert_eq!(human_duration(Duration::from_secs(0)), "1 s");
+        assert_eq!(human_duration(Duration::from_millis(5)), "5 ms");
+        assert_eq!(human_duration(Duration::from_secs(59)), "59 s");
         assert_eq!(human_duration(Duration::from_secs(61)), "2 min");
         assert_eq!(human_duration(Duration::from_secs(3600)), "1 h");
         assert_eq!(human_duration(Duration::from_secs(3900)), "1 h 5 min");
