@@ -9,6 +9,8 @@ pub enum Error {
     Manifest(#[from] crate::manifest::ManifestError),
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 }
@@ -24,6 +26,7 @@ impl ToDiagnostics for Error {
         match self {
             Error::Manifest(error) => error.diagnostics(),
             Error::Journal(error) => error.diagnostics(),
+            Error::Graph(error) => error.diagnostics(),
             Error::Usage { message, hint } => {
                 vec![Diagnostic::new(message.clone()).with_optional_hint(hint.clone())]
             }

@@ -13,6 +13,7 @@ pub mod digest;
 pub mod duration;
 pub mod error;
 pub mod exit;
+pub mod graph;
 pub mod journal;
 pub mod manifest;
 pub mod observe;

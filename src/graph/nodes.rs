@@ -1,0 +1,848 @@
+//! Owns the typed Graph nodes wamig reads (WABA, phone number, subscribed app, message template,
+//! token info), their enums, and the field lists wamig requests. Deserialization is lenient by
+//! design: every field is optional, an enum value Meta adds tomorrow is kept as `Other(..)`,
+//! ids that arrive as numbers become strings, booleans that arrive as strings are read, and a
+//! template's `quality_score` may be a string or an object. A live response must never fail to
+//! parse because Meta changed a detail. No migration logic here (what a status *means* for a
+//! plan is `plan/`'s business).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use super::paging::Edge;
+
+/// Defines an enum of Graph string values with an `Other(String)` catch-all. Known values are
+/// matched case-insensitively; anything else (including a non-string) is kept, never refused.
+macro_rules! graph_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($variant,)+
+            /// A value this version of wamig does not know, as Meta sent it.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn parse(text: &str) -> Self {
+                $(if text.eq_ignore_ascii_case($wire) {
+                    return $name::$variant;
+                })+
+                $name::Other(text.to_owned())
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $wire,)+
+                    $name::Other(text) => text,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                Ok(match Value::deserialize(deserializer)? {
+                    Value::String(text) => $name::parse(&text),
+                    other => $name::Other(other.to_string()),
+                })
+            }
+        }
+    };
+}
+
+graph_enum!(
+    /// `account_review_status` of a WABA.
+    AccountReviewStatus {
+        Approved => "APPROVED",
+        Pending => "PENDING",
+        Rejected => "REJECTED",
+        Deferred => "DEFERRED",
+    }
+);
+
+graph_enum!(
+    /// `business_verification_status` of a WABA (Meta sends these in lower case).
+    BusinessVerificationStatus {
+        Verified => "verified",
+        NotVerified => "not_verified",
+        Pending => "pending",
+        PendingNeedMoreInfo => "pending_need_more_info",
+        PendingSubmission => "pending_submission",
+        Rejected => "rejected",
+        Revoked => "revoked",
+        Expired => "expired",
+        Failed => "failed",
+        Ineligible => "ineligible",
+    }
+);
+
+graph_enum!(
+    /// `ownership_type` of a WABA (Meta's sources disagree on the vocabulary).
+    OwnershipType {
+        ClientOwned => "CLIENT_OWNED",
+        OnBehalfOf => "ON_BEHALF_OF",
+        SelfOwned => "SELF",
+    }
+);
+
+graph_enum!(
+    /// `name_status` / `new_name_status` of a phone number's display name.
+    NameStatus {
+        Approved => "APPROVED",
+        AvailableWithoutReview => "AVAILABLE_WITHOUT_REVIEW",
+        Declined => "DECLINED",
+        Expired => "EXPIRED",
+        PendingReview => "PENDING_REVIEW",
+        None => "NONE",
+    }
+);
+
+graph_enum!(
+    /// `code_verification_status` of a phone number.
+    CodeVerificationStatus {
+        Verified => "VERIFIED",
+        NotVerified => "NOT_VERIFIED",
+        Unverified => "UNVERIFIED",
+        Expired => "EXPIRED",
+    }
+);
+
+graph_enum!(
+    /// `quality_rating` of a number, and a template's quality score.
+    QualityRating {
+        Green => "GREEN",
+        Yellow => "YELLOW",
+        Red => "RED",
+        Na => "NA",
+        Unknown => "UNKNOWN",
+    }
+);
+
+graph_enum!(
+    /// `status` of a phone number.
+    PhoneNumberStatus {
+        Connected => "CONNECTED",
+        Pending => "PENDING",
+        Migrated => "MIGRATED",
+        Deleted => "DELETED",
+        Disconnected => "DISCONNECTED",
+        Banned => "BANNED",
+        Restricted => "RESTRICTED",
+        RateLimited => "RATE_LIMITED",
+        Flagged => "FLAGGED",
+        Unverified => "UNVERIFIED",
+        Unknown => "UNKNOWN",
+    }
+);
+
+graph_enum!(
+    /// `platform_type`: where the number is registered; `NOT_APPLICABLE` = not registered.
+    PlatformType {
+        CloudApi => "CLOUD_API",
+        OnPremise => "ON_PREMISE",
+        NotApplicable => "NOT_APPLICABLE",
+    }
+);
+
+graph_enum!(
+    /// `account_mode`: `SANDBOX` marks a test number.
+    AccountMode {
+        Live => "LIVE",
+        Sandbox => "SANDBOX",
+    }
+);
+
+graph_enum!(
+    /// `messaging_limit_tier` (deprecated by Meta in favour of portfolio limits, still read).
+    MessagingLimitTier {
+        Tier50 => "TIER_50",
+        Tier250 => "TIER_250",
+        Tier1K => "TIER_1K",
+        Tier2K => "TIER_2K",
+        Tier10K => "TIER_10K",
+        Tier100K => "TIER_100K",
+        Unlimited => "TIER_UNLIMITED",
+    }
+);
+
+graph_enum!(
+    /// `throughput.level`.
+    ThroughputLevel {
+        Standard => "STANDARD",
+        High => "HIGH",
+        NotApplicable => "NOT_APPLICABLE",
+    }
+);
+
+graph_enum!(
+    /// `status` of a message template.
+    TemplateStatus {
+        Approved => "APPROVED",
+        Pending => "PENDING",
+        Rejected => "REJECTED",
+        Paused => "PAUSED",
+        Disabled => "DISABLED",
+        InAppeal => "IN_APPEAL",
+        LimitExceeded => "LIMIT_EXCEEDED",
+        PendingDeletion => "PENDING_DELETION",
+        Deleted => "DELETED",
+    }
+);
+
+graph_enum!(
+    /// `category` of a message template.
+    TemplateCategory {
+        Authentication => "AUTHENTICATION",
+        Marketing => "MARKETING",
+        Utility => "UTILITY",
+    }
+);
+
+/// Reads a string, or a number as its decimal text; anything else is `None`.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(lenient_string(d)?.unwrap_or_default())
+}
+
+/// Reads `true`/`false`, or the strings and numbers some Graph fields use for them.
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Bool(b) => Some(b),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_i64().map(|n| n != 0),
+        _ => None,
+    })
+}
+
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect(),
+        Value::String(s) => {
+            s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// An object wamig does not model may come in any shape: keep what is readable.
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// `owner_business_info` of a WABA.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BusinessInfo {
+    #[serde(deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+}
+
+/// A WhatsApp Business Account. Edges are `Some` when they were requested by field expansion
+/// and Graph returned them; Graph omits an expanded edge that is empty, so when an edge was
+/// requested, `None` means empty (see [`Waba::phone_numbers`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Waba {
+    #[serde(deserialize_with = "lenient_id")]
+    pub id: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    pub account_review_status: Option<AccountReviewStatus>,
+    pub business_verification_status: Option<BusinessVerificationStatus>,
+    /// The payment method; absent or empty = none set up.
+    #[serde(deserialize_with = "lenient_string")]
+    pub primary_funding_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub owner_business_info: Option<BusinessInfo>,
+    pub ownership_type: Option<OwnershipType>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    pub phone_numbers: Option<Edge<PhoneNumber>>,
+    pub subscribed_apps: Option<Edge<SubscribedApp>>,
+    pub message_templates: Option<Edge<MessageTemplate>>,
+}
+
+impl Waba {
+    /// The numbers of the expanded `phone_numbers` edge (empty when Graph omitted it).
+    pub fn phone_numbers(&self) -> &[PhoneNumber] {
+        self.phone_numbers.as_ref().map_or(&[], |e| &e.data)
+    }
+
+    pub fn subscribed_apps(&self) -> &[SubscribedApp] {
+        self.subscribed_apps.as_ref().map_or(&[], |e| &e.data)
+    }
+
+    pub fn message_templates(&self) -> &[MessageTemplate] {
+        self.message_templates.as_ref().map_or(&[], |e| &e.data)
+    }
+
+    /// `primary_funding_id` present and not empty.
+    pub fn has_payment_method(&self) -> Option<bool> {
+        self.primary_funding_id.as_deref().map(|id| !id.trim().is_empty())
+    }
+}
+
+/// `throughput` of a phone number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Throughput {
+    pub level: Option<ThroughputLevel>,
+}
+
+/// A business phone number node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhoneNumber {
+    #[serde(deserialize_with = "lenient_id")]
+    pub id: String,
+    /// As Meta formats it: `"+1 631-555-5555"` or `"15555555555"`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub display_phone_number: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub verified_name: Option<String>,
+    pub name_status: Option<NameStatus>,
+    pub new_name_status: Option<NameStatus>,
+    pub code_verification_status: Option<CodeVerificationStatus>,
+    pub quality_rating: Option<QualityRating>,
+    pub status: Option<PhoneNumberStatus>,
+    pub platform_type: Option<PlatformType>,
+    pub account_mode: Option<AccountMode>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub is_on_biz_app: Option<bool>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub is_pin_enabled: Option<bool>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub is_official_business_account: Option<bool>,
+    pub messaging_limit_tier: Option<MessagingLimitTier>,
+    #[serde(deserialize_with = "lenient")]
+    pub throughput: Option<Throughput>,
+}
+
+impl PhoneNumber {
+    /// The digits of `display_phone_number` (country code included), for matching a manifest
+    /// number against what Graph lists.
+    pub fn digits(&self) -> Option<String> {
+        let digits: String =
+            self.display_phone_number.as_deref()?.chars().filter(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some(digits)
+    }
+}
+
+/// `whatsapp_business_api_data` of a subscribed app.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppData {
+    #[serde(deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub link: Option<String>,
+}
+
+/// One entry of `GET /{waba}/subscribed_apps`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubscribedApp {
+    #[serde(deserialize_with = "lenient")]
+    pub whatsapp_business_api_data: Option<AppData>,
+}
+
+/// A template's `quality_score`: Graph sends either `"GREEN"` or `{"score": "GREEN", ...}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TemplateQuality {
+    pub score: Option<QualityRating>,
+}
+
+impl<'de> Deserialize<'de> for TemplateQuality {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let score = match Value::deserialize(d)? {
+            Value::String(s) => Some(QualityRating::parse(&s)),
+            Value::Object(map) => match map.get("score") {
+                Some(Value::String(s)) => Some(QualityRating::parse(s)),
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok(TemplateQuality { score })
+    }
+}
+
+/// A message template (what wamig needs to report on duplication).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MessageTemplate {
+    #[serde(deserialize_with = "lenient_id")]
+    pub id: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub language: Option<String>,
+    pub status: Option<TemplateStatus>,
+    pub category: Option<TemplateCategory>,
+    pub quality_score: Option<TemplateQuality>,
+}
+
+impl MessageTemplate {
+    pub fn quality(&self) -> Option<&QualityRating> {
+        self.quality_score.as_ref()?.score.as_ref()
+    }
+}
+
+/// One `granular_scopes` entry of debug_token. `target_ids` absent = the scope is not limited
+/// to particular assets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GranularScope {
+    #[serde(deserialize_with = "lenient_id")]
+    pub scope: String,
+    #[serde(deserialize_with = "lenient_optional_strings")]
+    pub target_ids: Option<Vec<String>>,
+}
+
+fn lenient_optional_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let value = Value::deserialize(d)?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    lenient_strings(value).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// `data` of `GET /debug_token`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DebugTokenData {
+    #[serde(deserialize_with = "lenient_string")]
+    pub app_id: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub application: Option<String>,
+    #[serde(rename = "type", deserialize_with = "lenient_string")]
+    pub token_type: Option<String>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub is_valid: Option<bool>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub expires_at: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub data_access_expires_at: Option<i64>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub user_id: Option<String>,
+    #[serde(deserialize_with = "lenient_strings")]
+    pub scopes: Vec<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub granular_scopes: Option<Vec<GranularScope>>,
+}
+
+/// One entry of `GET /me/permissions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PermissionEntry {
+    #[serde(deserialize_with = "lenient_id")]
+    pub permission: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+}
+
+/// Where [`TokenInfo`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenInfoSource {
+    DebugToken,
+    /// debug_token was refused; only granted permissions are known, not their targets.
+    Permissions,
+}
+
+pub const SCOPE_MANAGEMENT: &str = "whatsapp_business_management";
+pub const SCOPE_MESSAGING: &str = "whatsapp_business_messaging";
+
+/// What the token may do, as far as Graph tells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub source: TokenInfoSource,
+    pub is_valid: Option<bool>,
+    pub token_type: Option<String>,
+    pub app_id: Option<String>,
+    pub application: Option<String>,
+    /// Unix seconds; 0 = never expires.
+    pub expires_at: Option<i64>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    pub granular_scopes: Vec<GranularScope>,
+    /// Permissions the user declined or that expired (only from `/me/permissions`).
+    pub declined: Vec<String>,
+}
+
+impl TokenInfo {
+    pub(crate) fn from_debug_token(data: DebugTokenData) -> Self {
+        TokenInfo {
+            source: TokenInfoSource::DebugToken,
+            is_valid: data.is_valid,
+            token_type: data.token_type,
+            app_id: data.app_id,
+            application: data.application,
+            expires_at: data.expires_at,
+            scopes: data.scopes,
+            granular_scopes: data.granular_scopes.unwrap_or_default(),
+            declined: Vec::new(),
+        }
+    }
+
+    pub(crate) fn from_permissions(entries: Vec<PermissionEntry>) -> Self {
+        let (granted, other): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|e| e.status.as_deref().unwrap_or("granted") == "granted");
+        TokenInfo {
+            source: TokenInfoSource::Permissions,
+            is_valid: Some(true),
+            token_type: None,
+            app_id: None,
+            application: None,
+            expires_at: None,
+            scopes: granted.into_iter().map(|e| e.permission).collect(),
+            granular_scopes: Vec::new(),
+            declined: other.into_iter().map(|e| e.permission).collect(),
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether `scope` covers asset `id`: `Some(false)` when the scope is missing or its
+    /// `target_ids` exclude `id`, `Some(true)` when included, `None` when Graph did not say.
+    pub fn covers(&self, scope: &str, id: &str) -> Option<bool> {
+        if !self.has_scope(scope) {
+            return Some(false);
+        }
+        let granular = self.granular_scopes.iter().find(|g| g.scope == scope)?;
+        match &granular.target_ids {
+            Some(ids) => Some(ids.iter().any(|t| t == id)),
+            None => Some(true),
+        }
+    }
+}
+
+// --- field lists ---------------------------------------------------------------------------
+
+pub const WABA_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "account_review_status",
+    "business_verification_status",
+    "primary_funding_id",
+    "owner_business_info",
+    "ownership_type",
+    "status",
+];
+
+pub const PHONE_NUMBER_FIELDS: &[&str] = &[
+    "id",
+    "display_phone_number",
+    "verified_name",
+    "name_status",
+    "new_name_status",
+    "code_verification_status",
+    "quality_rating",
+    "status",
+    "platform_type",
+    "account_mode",
+    "is_on_biz_app",
+    "is_pin_enabled",
+    "is_official_business_account",
+    "messaging_limit_tier",
+    "throughput",
+];
+
+pub const SUBSCRIBED_APP_FIELDS: &[&str] = &["whatsapp_business_api_data"];
+
+pub const MESSAGE_TEMPLATE_FIELDS: &[&str] =
+    &["id", "name", "language", "status", "category", "quality_score"];
+
+/// Page size asked for on edges (Graph's maximum for `phone_numbers` is 100).
+pub const EDGE_PAGE_LIMIT: u32 = 100;
+
+/// A `fields=` value: plain fields and expanded edges, e.g.
+/// `name,phone_numbers.limit(100){id,display_phone_number}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldSpec(Vec<Field>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Field {
+    Plain(String),
+    Edge { name: String, limit: Option<u32>, fields: FieldSpec },
+}
+
+impl FieldSpec {
+    pub fn new(fields: &[&str]) -> Self {
+        FieldSpec(fields.iter().map(|f| Field::Plain((*f).to_owned())).collect())
+    }
+
+    /// Adds an expanded edge: `name.limit(n){fields}`.
+    pub fn edge(mut self, name: &str, limit: Option<u32>, fields: FieldSpec) -> Self {
+        self.0.push(Field::Edge { name: name.to_owned(), limit, fields });
+        self
+    }
+
+    /// The same spec without plain field `name`, at any depth (used when Graph says a field
+    /// does not exist on this API version). Edges are kept.
+    pub fn without(&self, name: &str) -> Self {
+        FieldSpec(
+            self.0
+                .iter()
+                .filter(|f| !matches!(f, Field::Plain(n) if n == name))
+                .map(|f| match f {
+                    Field::Edge { name: edge, limit, fields } => {
+                        Field::Edge { name: edge.clone(), limit: *limit, fields: fields.without(name) }
+                    }
+                    plain => plain.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether plain field `name` appears at any depth.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|f| match f {
+            Field::Plain(n) => n == name,
+            Field::Edge { fields, .. } => fields.contains(name),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for FieldSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, field) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            match field {
+                Field::Plain(name) => f.write_str(name)?,
+                Field::Edge { name, limit, fields } => {
+                    f.write_str(name)?;
+                    if let Some(limit) = limit {
+                        write!(f, ".limit({limit})")?;
+                    }
+                    if !fields.is_empty() {
+                        write!(f, "{{{fields}}}")?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn phone_number_fields() -> FieldSpec {
+    FieldSpec::new(PHONE_NUMBER_FIELDS)
+}
+
+pub fn subscribed_app_fields() -> FieldSpec {
+    FieldSpec::new(SUBSCRIBED_APP_FIELDS)
+}
+
+pub fn message_template_fields() -> FieldSpec {
+    FieldSpec::new(MESSAGE_TEMPLATE_FIELDS)
+}
+
+/// The WABA node fields only.
+pub fn waba_fields() -> FieldSpec {
+    FieldSpec::new(WABA_FIELDS)
+}
+
+/// The WABA with its three edges expanded: one round trip for a whole WABA.
+pub fn waba_fields_with_edges() -> FieldSpec {
+    waba_fields()
+        .edge("phone_numbers", Some(EDGE_PAGE_LIMIT), phone_number_fields())
+        .edge("subscribed_apps", None, subscribed_app_fields())
+        .edge("message_templates", Some(EDGE_PAGE_LIMIT), message_template_fields())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_specs_render_like_graph_expects() {
+        let spec = FieldSpec::new(&["name"]).edge(
+            "phone_numbers",
+            Some(100),
+            FieldSpec::new(&["id", "display_phone_number"]),
+        );
+        assert_eq!(spec.to_string(), "name,phone_numbers.limit(100){id,display_phone_number}");
+        let full = waba_fields_with_edges().to_string();
+        assert!(full.starts_with("id,name,account_review_status,"));
+        assert!(full.contains(",phone_numbers.limit(100){id,display_phone_number,verified_name,"));
+        assert!(full.contains(",subscribed_apps{whatsapp_business_api_data},"));
+        assert!(
+            full.ends_with(",message_templates.limit(100){id,name,language,status,category,quality_score}")
+        );
+        let without = waba_fields_with_edges().without("is_pin_enabled");
+        assert!(waba_fields_with_edges().contains("is_pin_enabled"));
+        assert!(!without.contains("is_pin_enabled"));
+        assert!(without.to_string().contains("is_on_biz_app,is_official_business_account"));
+        assert_eq!(FieldSpec::new(&[]).edge("x", None, FieldSpec::default()).to_string(), "x");
+    }
+
+    #[test]
+    fn waba_with_expanded_edges_from_documented_shapes() {
+        let waba: Waba = serde_json::from_value(json!({
+            "id": "102290129340398",
+            "name": "Lucky Shrub",
+            "status": "ACTIVE",
+            "business_verification_status": "verified",
+            "account_review_status": "APPROVED",
+            "ownership_type": "CLIENT_OWNED",
+            "primary_funding_id": "1234567890",
+            "owner_business_info": {"id": "506914307656634", "name": "Lucky Shrub Inc"},
+            "phone_numbers": {
+                "data": [{
+                    "verified_name": "Lucky Shrub", "display_phone_number": "+1 631-555-5555",
+                    "id": "106540352242922", "quality_rating": "GREEN",
+                    "code_verification_status": "NOT_VERIFIED", "platform_type": "CLOUD_API",
+                    "throughput": {"level": "STANDARD"}, "name_status": "APPROVED",
+                    "account_mode": "LIVE", "is_on_biz_app": false, "is_pin_enabled": "true",
+                    "messaging_limit_tier": "TIER_1K", "status": "CONNECTED"
+                }],
+                "paging": {"cursors": {"before": "QVFIUk", "after": "QVFIUl"}}
+            },
+            "subscribed_apps": {"data": [{"whatsapp_business_api_data": {
+                "id": "67084...", "link": "https://www.facebook.com/games/?app_id=67084", "name": "Jaspers Market"}}]},
+            "message_templates": {"data": [
+                {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+                 "id": "594425479261596", "quality_score": {"score": "GREEN", "date": 1699920000}},
+                {"name": "promo", "language": "es", "status": "BRAND_NEW_STATUS", "category": "MARKETING",
+                 "id": 594425479261597_u64, "quality_score": "UNKNOWN"}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(waba.business_verification_status, Some(BusinessVerificationStatus::Verified));
+        assert_eq!(waba.account_review_status, Some(AccountReviewStatus::Approved));
+        assert_eq!(waba.has_payment_method(), Some(true));
+        assert_eq!(waba.owner_business_info.as_ref().unwrap().id.as_deref(), Some("506914307656634"));
+        let number = &waba.phone_numbers()[0];
+        assert_eq!(number.digits().as_deref(), Some("16315555555"));
+        assert_eq!(number.is_pin_enabled, Some(true));
+        assert_eq!(number.is_on_biz_app, Some(false));
+        assert_eq!(number.throughput.as_ref().unwrap().level, Some(ThroughputLevel::Standard));
+        assert_eq!(number.name_status, Some(NameStatus::Approved));
+        assert_eq!(number.code_verification_status, Some(CodeVerificationStatus::NotVerified));
+        assert_eq!(
+            waba.subscribed_apps()[0].whatsapp_business_api_data.as_ref().unwrap().name.as_deref(),
+            Some("Jaspers Market")
+        );
+        let templates = waba.message_templates();
+        assert_eq!(templates[0].quality(), Some(&QualityRating::Green));
+        assert_eq!(templates[1].quality(), Some(&QualityRating::Unknown));
+        assert_eq!(templates[1].id, "594425479261597");
+        assert_eq!(templates[1].status, Some(TemplateStatus::Other("BRAND_NEW_STATUS".into())));
+    }
+
+    #[test]
+    fn unknown_and_odd_values_never_fail() {
+        let number: PhoneNumber = serde_json::from_value(json!({
+            "id": 123, "status": 5, "name_status": null, "throughput": "weird",
+            "is_official_business_account": {"x": 1}, "quality_rating": "green",
+            "platform_type": "SOMETHING_NEW", "extra_field": [1, 2]
+        }))
+        .unwrap();
+        assert_eq!(number.id, "123");
+        assert_eq!(number.status, Some(PhoneNumberStatus::Other("5".into())));
+        assert_eq!(number.name_status, None);
+        assert_eq!(number.throughput, None);
+        assert_eq!(number.is_official_business_account, None);
+        assert_eq!(number.quality_rating, Some(QualityRating::Green));
+        assert_eq!(number.platform_type.as_ref().unwrap().as_str(), "SOMETHING_NEW");
+        let waba: Waba =
+            serde_json::from_value(json!({"id": "1", "business_verification_status": "VERIFIED",
+            "owner_business_info": "hidden", "primary_funding_id": ""}))
+            .unwrap();
+        assert_eq!(waba.business_verification_status, Some(BusinessVerificationStatus::Verified));
+        assert_eq!(waba.owner_business_info, None);
+        assert_eq!(waba.has_payment_method(), Some(false));
+        assert!(waba.phone_numbers().is_empty());
+        // Known values serialise back to Meta's spelling.
+        assert_eq!(serde_json::to_value(BusinessVerificationStatus::Verified).unwrap(), json!("verified"));
+    }
+
+    #[test]
+    fn token_info_from_both_sources() {
+        let data: DebugTokenData = serde_json::from_value(json!({
+            "app_id": "000000000000000", "type": "SYSTEM_USER", "application": "wamig",
+            "data_access_expires_at": 0, "expires_at": 0, "is_valid": true,
+            "scopes": ["whatsapp_business_management", "whatsapp_business_messaging"],
+            "granular_scopes": [
+                {"scope": "whatsapp_business_management", "target_ids": ["104996122399160"]},
+                {"scope": "whatsapp_business_messaging"}
+            ],
+            "user_id": "111"
+        }))
+        .unwrap();
+        let info = TokenInfo::from_debug_token(data);
+        assert_eq!(info.expires_at, Some(0));
+        assert_eq!(info.covers(SCOPE_MANAGEMENT, "104996122399160"), Some(true));
+        assert_eq!(info.covers(SCOPE_MANAGEMENT, "999"), Some(false));
+        assert_eq!(info.covers(SCOPE_MESSAGING, "999"), Some(true));
+        assert_eq!(info.covers("business_management", "1"), Some(false));
+
+        let entries: Vec<PermissionEntry> = serde_json::from_value(json!([
+            {"permission": "whatsapp_business_management", "status": "granted"},
+            {"permission": "whatsapp_business_messaging", "status": "declined"}
+        ]))
+        .unwrap();
+        let info = TokenInfo::from_permissions(entries);
+        assert!(info.has_scope(SCOPE_MANAGEMENT));
+        assert!(!info.has_scope(SCOPE_MESSAGING));
+        assert_eq!(info.declined, vec![SCOPE_MESSAGING.to_owned()]);
+        assert_eq!(info.covers(SCOPE_MANAGEMENT, "1"), None);
+    }
+}
