@@ -3,3 +3,5 @@
 
 pub mod codes;
 pub mod decide;
+pub mod engine;
+pub mod report;

@@ -1,8 +1,202 @@
-//! Owns observation: reading the live state of every WABA and number the manifest names into one
-//! [`Snapshot`], with as few round trips as Graph allows. It decides nothing about migrations.
+//! Owns observation: reading the live state of every WABA the manifest names (destinations and
+//! sources) into one [`Snapshot`], with as few round trips as Graph allows — multi-id reads of up
+//! to 50 WABAs with their numbers, subscribed apps and templates expanded, edges followed to their
+//! last page, the token's permissions read alongside. A WABA the token cannot read is recorded as
+//! unreadable, not an error. It decides nothing about migrations.
 
 pub mod snapshot;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use snapshot::{
     Access, AppRef, BusinessRef, NumberView, Presence, Snapshot, TemplateView, TokenView, WabaView,
 };
+
+use crate::graph::{ErrorClass, GraphClient, GraphError};
+use crate::graph::{MessageTemplate, PhoneNumber, Waba};
+use crate::manifest::DesiredState;
+use crate::ui::Ui;
+
+/// Every WABA id the manifest names, destinations first, without repeats.
+pub fn named_wabas(desired: &DesiredState) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let destinations = desired.destinations.iter().map(|d| d.waba.clone());
+    let sources = desired.numbers.iter().filter_map(|n| n.source_waba.clone());
+    destinations.chain(sources).filter(|id| seen.insert(id.clone())).collect()
+}
+
+/// Reads the live state. Fails only when nothing sensible can be observed (bad token, network);
+/// a WABA the token may not read becomes `Access::Unreadable`.
+pub async fn observe(client: &GraphClient, desired: &DesiredState, ui: &Ui) -> Result<Snapshot, GraphError> {
+    let ids = named_wabas(desired);
+    let (wabas, token) = tokio::join!(read_wabas(client, &ids, ui), read_token(client));
+    let token = token?;
+    let mut views = BTreeMap::new();
+    for (id, result) in wabas? {
+        let view = match result {
+            Ok(waba) => waba_view(&id, &waba),
+            Err(reason) => {
+                WabaView { id: id.clone(), access: Access::Unreadable { reason }, ..WabaView::default() }
+            }
+        };
+        views.insert(id, view);
+    }
+    Ok(Snapshot {
+        observed_at: jiff::Timestamp::now().to_string(),
+        api_version: client.api_version().as_str().to_owned(),
+        token,
+        wabas: views,
+    })
+}
+
+fn unreadable(error: &GraphError) -> bool {
+    matches!(error.class(), ErrorClass::Permission | ErrorClass::NotFound)
+}
+
+/// One multi-id read for all WABAs; when Graph refuses it because one of them is out of the
+/// token's reach (the whole request fails then), each WABA is read on its own to tell which.
+async fn read_wabas(
+    client: &GraphClient,
+    ids: &[String],
+    ui: &Ui,
+) -> Result<Vec<(String, Result<Waba, String>)>, GraphError> {
+    match client.wabas(ids).await {
+        Ok(mut found) => {
+            Ok(ids.iter().map(|id| (id.clone(), found.remove(id).ok_or_else(|| missing(id)))).collect())
+        }
+        Err(error) if unreadable(&error) => {
+            ui.debug("observe_fallback", "a WABA is out of this token's reach; reading each WABA on its own");
+            let mut reads = tokio::task::JoinSet::new();
+            for (index, id) in ids.iter().enumerate() {
+                let (client, id) = (client.clone(), id.clone());
+                reads.spawn(async move { (index, client.waba(&id).await) });
+            }
+            let mut results: Vec<Option<Result<Waba, String>>> = vec![None; ids.len()];
+            while let Some(joined) = reads.join_next().await {
+                let Ok((index, result)) = joined else { continue };
+                results[index] = Some(match result {
+                    Ok(waba) => Ok(waba),
+                    Err(error) if unreadable(&error) => Err(error.message()),
+                    Err(error) => return Err(error),
+                });
+            }
+            Ok(ids
+                .iter()
+                .zip(results)
+                .map(|(id, result)| (id.clone(), result.unwrap_or_else(|| Err(missing(id)))))
+                .collect())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn missing(id: &str) -> String {
+    format!("Graph returned nothing for WABA {id}")
+}
+
+async fn read_token(client: &GraphClient) -> Result<TokenView, GraphError> {
+    match client.token_info().await {
+        Ok(info) => Ok(TokenView { permissions: Some(info.scopes.clone()), unknown_reason: None }),
+        // The token works for reads (or the WABA reads will say so); only its permissions are
+        // hidden from us. The check becomes `unknown`.
+        Err(error)
+            if !matches!(
+                error.class(),
+                ErrorClass::Auth | ErrorClass::AppSecretProof | ErrorClass::Network
+            ) =>
+        {
+            Ok(TokenView { permissions: None, unknown_reason: Some(error.message()) })
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Graph may show a Mexican mobile number with the old `1` after the country code
+/// (`+52 1 55 …`); the manifest writes it without. Matching uses the form without.
+pub fn canonical_digits(digits: &str) -> String {
+    match digits.strip_prefix("521") {
+        Some(rest) if digits.len() == 13 => format!("52{rest}"),
+        _ => digits.to_owned(),
+    }
+}
+
+fn text<T: AsRef<str>>(value: Option<T>) -> Option<String> {
+    value.map(|v| v.as_ref().to_owned())
+}
+
+pub fn number_view(number: &PhoneNumber) -> NumberView {
+    NumberView {
+        id: number.id.clone(),
+        display_phone_number: number.display_phone_number.clone(),
+        digits: canonical_digits(&number.digits().unwrap_or_default()),
+        verified_name: number.verified_name.clone(),
+        name_status: text(number.name_status.as_ref().map(|v| v.as_str())),
+        new_name_status: text(number.new_name_status.as_ref().map(|v| v.as_str())),
+        code_verification_status: text(number.code_verification_status.as_ref().map(|v| v.as_str())),
+        status: text(number.status.as_ref().map(|v| v.as_str())),
+        platform_type: text(number.platform_type.as_ref().map(|v| v.as_str())),
+        account_mode: text(number.account_mode.as_ref().map(|v| v.as_str())),
+        is_on_biz_app: number.is_on_biz_app,
+        is_pin_enabled: number.is_pin_enabled,
+        quality_rating: text(number.quality_rating.as_ref().map(|v| v.as_str())),
+        messaging_limit_tier: text(number.messaging_limit_tier.as_ref().map(|v| v.as_str())),
+        is_official_business_account: number.is_official_business_account,
+    }
+}
+
+pub fn template_view(template: &MessageTemplate) -> TemplateView {
+    TemplateView {
+        id: Some(template.id.clone()).filter(|id| !id.is_empty()),
+        name: template.name.clone().unwrap_or_default(),
+        language: template.language.clone(),
+        status: text(template.status.as_ref().map(|v| v.as_str())),
+        quality: text(template.quality().map(|v| v.as_str())),
+        category: text(template.category.as_ref().map(|v| v.as_str())),
+    }
+}
+
+pub fn waba_view(id: &str, waba: &Waba) -> WabaView {
+    let payment_method = match waba.has_payment_method() {
+        Some(true) => Presence::Present,
+        // Graph omits fields that hold nothing: an absent `primary_funding_id` on a WABA we
+        // could read means no payment method.
+        Some(false) | None => Presence::Absent,
+    };
+    let mut numbers: Vec<NumberView> = waba.phone_numbers().iter().map(number_view).collect();
+    numbers.sort_by(|a, b| a.digits.cmp(&b.digits).then(a.id.cmp(&b.id)));
+    let mut templates: Vec<TemplateView> = waba.message_templates().iter().map(template_view).collect();
+    templates.sort_by(|a, b| a.name.cmp(&b.name).then(a.language.cmp(&b.language)));
+    WabaView {
+        id: id.to_owned(),
+        access: Access::Readable,
+        name: waba.name.clone(),
+        account_review_status: text(waba.account_review_status.as_ref().map(|v| v.as_str())),
+        business_verification_status: text(waba.business_verification_status.as_ref().map(|v| v.as_str())),
+        payment_method,
+        owner_business: waba
+            .owner_business_info
+            .as_ref()
+            .and_then(|b| b.id.clone().map(|id| BusinessRef { id, name: b.name.clone() })),
+        subscribed_apps: Some(
+            waba.subscribed_apps()
+                .iter()
+                .filter_map(|app| app.whatsapp_business_api_data.as_ref())
+                .map(|data| AppRef { id: data.id.clone().unwrap_or_default(), name: data.name.clone() })
+                .collect(),
+        ),
+        templates: Some(templates),
+        numbers: Some(numbers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mexican_mobile_numbers_match_without_the_old_one() {
+        assert_eq!(canonical_digits("5215512345678"), "525512345678");
+        assert_eq!(canonical_digits("525512345678"), "525512345678");
+        assert_eq!(canonical_digits("16315555555"), "16315555555");
+    }
+}

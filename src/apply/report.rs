@@ -1,0 +1,338 @@
+//! Owns what apply tells its user at the end: each number's outcome, the post-migration
+//! verification (destination, source, templates), the hand-off block for numbers waiting for a
+//! code (exactly where to put each code), and the summary table. Text only; never a secret.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::manifest::CodeMethod;
+use crate::observe::TemplateView;
+use crate::plan::Step;
+use crate::ui::Styles;
+
+/// How one number ended this run.
+#[derive(Debug, Clone)]
+pub enum NumberOutcome {
+    Done {
+        report: VerificationReport,
+        done: Vec<Step>,
+        skipped: Vec<Step>,
+    },
+    AwaitingCode {
+        requested_at: Timestamp,
+        method: CodeMethod,
+        env_var: String,
+        file: PathBuf,
+        done: Vec<Step>,
+    },
+    Failed {
+        step: Step,
+        message: String,
+        hint: String,
+        done: Vec<Step>,
+    },
+    Interrupted {
+        done: Vec<Step>,
+    },
+}
+
+impl NumberOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            NumberOutcome::Done { .. } => "done",
+            NumberOutcome::AwaitingCode { .. } => "waiting",
+            NumberOutcome::Failed { .. } => "failed",
+            NumberOutcome::Interrupted { .. } => "interrupted",
+        }
+    }
+
+    pub fn steps_done(&self) -> &[Step] {
+        match self {
+            NumberOutcome::Done { done, .. }
+            | NumberOutcome::AwaitingCode { done, .. }
+            | NumberOutcome::Failed { done, .. }
+            | NumberOutcome::Interrupted { done } => done,
+        }
+    }
+}
+
+/// What the post-migration check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VerificationReport {
+    pub verified: bool,
+    pub registered: bool,
+    pub status: Option<String>,
+    /// `None` when the source could not be read.
+    pub gone_from_source: Option<bool>,
+    pub templates: Option<TemplateReport>,
+}
+
+impl VerificationReport {
+    pub fn one_line(&self) -> String {
+        let mut parts = vec![if self.verified { "verified" } else { "not verified" }.to_owned()];
+        parts.push(if self.registered { "registered" } else { "not registered" }.to_owned());
+        if let Some(status) = &self.status {
+            parts.push(format!("status {status}"));
+        }
+        match self.gone_from_source {
+            Some(true) => parts.push("gone from the source".into()),
+            Some(false) => parts.push("still listed by the source".into()),
+            None => parts.push("source not readable".into()),
+        }
+        if let Some(templates) = &self.templates {
+            parts.push(format!(
+                "templates: {} duplicated, {} rejected after duplication, {} left out by the destination's limit, {} not eligible",
+                templates.duplicated.len(),
+                templates.rejected.len(),
+                templates.left_out.len(),
+                templates.not_eligible.len()
+            ));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Which of the source's templates arrived in the destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TemplateReport {
+    pub duplicated: Vec<String>,
+    /// Duplicated, then re-categorised and `REJECTED` by Meta.
+    pub rejected: Vec<String>,
+    /// Eligible but absent: the destination's template limit left no room.
+    pub left_out: Vec<String>,
+    /// With the reason they were not eligible.
+    pub not_eligible: Vec<(String, String)>,
+}
+
+fn key(template: &TemplateView) -> String {
+    match &template.language {
+        Some(language) => format!("{} ({language})", template.name),
+        None => template.name.clone(),
+    }
+}
+
+impl TemplateReport {
+    /// Meta duplicates the source's APPROVED, high-quality (GREEN) templates.
+    pub fn compare(source: &[TemplateView], destination: &[TemplateView]) -> TemplateReport {
+        let mut report = TemplateReport::default();
+        for template in source {
+            let status = template.status.as_deref().unwrap_or("unknown");
+            let quality = template.quality.as_deref().unwrap_or("unknown");
+            if status != "APPROVED" {
+                report.not_eligible.push((key(template), format!("status {status}")));
+                continue;
+            }
+            if quality != "GREEN" {
+                report.not_eligible.push((key(template), format!("quality {quality}")));
+                continue;
+            }
+            let arrived = destination.iter().find(|d| {
+                d.name == template.name && (d.language == template.language || d.language.is_none())
+            });
+            match arrived {
+                Some(d) if d.status.as_deref() == Some("REJECTED") => report.rejected.push(key(template)),
+                Some(_) => report.duplicated.push(key(template)),
+                None => report.left_out.push(key(template)),
+            }
+        }
+        report
+    }
+}
+
+/// The closing report of an apply.
+pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], styles: &Styles) -> String {
+    let mut out = String::new();
+    if outcomes.is_empty() && blocked.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n{}", styles.bold.paint("Apply summary"));
+    let width =
+        outcomes.iter().map(|(p, _)| p.len()).chain(blocked.iter().map(String::len)).max().unwrap_or(0);
+    for (phone, outcome) in outcomes {
+        let label = match outcome {
+            NumberOutcome::Done { .. } => styles.ok.paint(format!("{:<11}", "done")),
+            NumberOutcome::AwaitingCode { .. } => styles.warning.paint(format!("{:<11}", "waiting")),
+            NumberOutcome::Failed { .. } => styles.error.paint(format!("{:<11}", "failed")),
+            NumberOutcome::Interrupted { .. } => styles.warning.paint(format!("{:<11}", "interrupted")),
+        };
+        let detail = match outcome {
+            NumberOutcome::Done { report, .. } => report.one_line(),
+            NumberOutcome::AwaitingCode { method, requested_at, .. } => {
+                format!(
+                    "code sent by {} at {} UTC",
+                    crate::apply::engine::channel(*method),
+                    requested_at.strftime("%H:%M")
+                )
+            }
+            NumberOutcome::Failed { step, .. } => format!("{} failed (below)", step.as_str()),
+            NumberOutcome::Interrupted { .. } => "stopped by Ctrl-C; progress saved".to_owned(),
+        };
+        let _ = writeln!(out, "  {phone:<width$}  {label} {detail}");
+    }
+    for phone in blocked {
+        let _ = writeln!(
+            out,
+            "  {phone:<width$}  {} not attempted: an eligibility check failed (see the plan)",
+            styles.error.paint(format!("{:<11}", "blocked"))
+        );
+    }
+    for (phone, outcome) in outcomes {
+        if let NumberOutcome::Done { skipped, .. } = outcome
+            && !skipped.is_empty()
+        {
+            let names: Vec<&str> = skipped.iter().map(|s| s.as_str()).collect();
+            let _ = writeln!(out, "\n{phone}: already done in the live state, skipped: {}", names.join(", "));
+        }
+    }
+    for (phone, outcome) in outcomes {
+        if let NumberOutcome::Done { report: VerificationReport { templates: Some(templates), .. }, .. } =
+            outcome
+        {
+            out.push_str(&render_templates(phone, templates, styles));
+        }
+    }
+    for (phone, outcome) in outcomes {
+        if let NumberOutcome::Failed { message, hint, .. } = outcome {
+            let _ = writeln!(out, "\n{}: {phone}: {message}", styles.error.paint("error"));
+            let _ = writeln!(out, "{}: {hint}", styles.hint.paint("hint"));
+        }
+    }
+    out
+}
+
+fn render_templates(phone: &str, templates: &TemplateReport, styles: &Styles) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\nTemplates for {phone}:");
+    let list = |names: &[String]| if names.is_empty() { "none".to_owned() } else { names.join(", ") };
+    let _ = writeln!(out, "  duplicated: {}", list(&templates.duplicated));
+    if !templates.rejected.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} {} (Meta re-categorised them; review and resubmit in WhatsApp Manager)",
+            styles.warning.paint("duplicated, then REJECTED:"),
+            list(&templates.rejected)
+        );
+    }
+    if !templates.left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} {}: the destination's template limit left no room; re-create them in the destination before the source WABA is deleted",
+            styles.warning.paint("left out:"),
+            list(&templates.left_out)
+        );
+    }
+    if !templates.not_eligible.is_empty() {
+        let items: Vec<String> =
+            templates.not_eligible.iter().map(|(name, why)| format!("{name} ({why})")).collect();
+        let _ = writeln!(out, "  not eligible for duplication: {}", items.join(", "));
+    }
+    out
+}
+
+/// Where each waiting number's code goes, and when a new one may be requested.
+pub fn render_handoff(
+    outcomes: &[(String, NumberOutcome)],
+    state_path: &std::path::Path,
+    styles: &Styles,
+) -> String {
+    let waiting: Vec<_> = outcomes
+        .iter()
+        .filter_map(|(phone, outcome)| match outcome {
+            NumberOutcome::AwaitingCode { requested_at, method, env_var, file, .. } => {
+                Some((phone, requested_at, method, env_var, file))
+            }
+            _ => None,
+        })
+        .collect();
+    if waiting.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{} (progress saved in {}):",
+        styles.warning.paint(format!(
+            "{} number{} waiting for a verification code",
+            waiting.len(),
+            if waiting.len() == 1 { " is" } else { "s are" }
+        )),
+        state_path.display()
+    );
+    for (phone, requested_at, method, env_var, file) in &waiting {
+        let resend_after = **requested_at + crate::journal::CODE_COOLDOWN;
+        let _ = writeln!(
+            out,
+            "\n  {phone}: code sent by {} at {} UTC",
+            crate::apply::engine::channel(**method),
+            requested_at.strftime("%Y-%m-%d %H:%M")
+        );
+        let _ = writeln!(out, "    export {env_var}=<6-digit code>");
+        let _ = writeln!(out, "    or write it to {}", file.display());
+        let _ = writeln!(
+            out,
+            "    (no new code is requested before {} UTC unless you pass --resend-code)",
+            resend_after.strftime("%H:%M")
+        );
+    }
+    let _ = writeln!(out, "\nThen run `wamig apply` again: it resumes where it stopped.");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(name: &str, status: &str, quality: &str) -> TemplateView {
+        TemplateView {
+            id: None,
+            name: name.into(),
+            language: Some("en_US".into()),
+            status: Some(status.into()),
+            quality: Some(quality.into()),
+            category: Some("UTILITY".into()),
+        }
+    }
+
+    #[test]
+    fn template_report_sorts_every_source_template() {
+        let source = vec![
+            template("welcome", "APPROVED", "GREEN"),
+            template("promo", "APPROVED", "GREEN"),
+            template("reminder", "APPROVED", "GREEN"),
+            template("old", "APPROVED", "RED"),
+            template("draft", "PENDING", "UNKNOWN"),
+        ];
+        let destination =
+            vec![template("welcome", "APPROVED", "UNKNOWN"), template("promo", "REJECTED", "UNKNOWN")];
+        let report = TemplateReport::compare(&source, &destination);
+        assert_eq!(report.duplicated, vec!["welcome (en_US)"]);
+        assert_eq!(report.rejected, vec!["promo (en_US)"]);
+        assert_eq!(report.left_out, vec!["reminder (en_US)"]);
+        assert_eq!(
+            report.not_eligible,
+            vec![
+                ("old (en_US)".into(), "quality RED".into()),
+                ("draft (en_US)".into(), "status PENDING".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_handoff_names_the_variable_the_file_and_the_cooldown() {
+        let outcomes = vec![(
+            "+16315555555".to_owned(),
+            NumberOutcome::AwaitingCode {
+                requested_at: "2026-11-25T12:03:00Z".parse().unwrap(),
+                method: CodeMethod::Sms,
+                env_var: "WAMIG_CODE_16315555555".into(),
+                file: PathBuf::from(".wamig/codes/16315555555"),
+                done: vec![Step::RequestCode],
+            },
+        )];
+        let text = render_handoff(&outcomes, std::path::Path::new(".wamig/state.json"), &Styles::plain());
+        insta::assert_snapshot!(text);
+    }
+}
