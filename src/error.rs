@@ -7,6 +7,8 @@ use crate::diag::{Diagnostic, ToDiagnostics};
 pub enum Error {
     #[error(transparent)]
     Manifest(#[from] crate::manifest::ManifestError),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("{message}")]
     Usage {
         message: String,
@@ -27,6 +29,7 @@ impl ToDiagnostics for Error {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Error::Manifest(error) => error.diagnostics(),
+            Error::Sandbox(error) => error.diagnostics(),
             Error::Usage { message, hint } => {
                 vec![Diagnostic::new(message.clone()).with_optional_hint(hint.clone())]
             }

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod error;
 pub mod exit;
 pub mod manifest;
+pub mod sandbox;
 pub mod secret;
 pub mod ui;
 
