@@ -1469,3 +1469,44 @@ fn the_binary_explains_a_broken_world() {
     assert!(stderr.contains("world.yaml:3:"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
+
+#[tokio::test]
+async fn admin_changes_like_whatsapp_manager() {
+    let env = env().await;
+    let base = env.handle.base_url();
+    assert_eq!(env.initiate(DEST, "6315550105").await.code(), 2388103);
+    let changed: Value = env
+        .client
+        .post(format!("{base}/_sandbox/numbers/16315550105"))
+        .json(&json!({"is_pin_enabled": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(changed["is_pin_enabled"], false);
+    assert_eq!(env.initiate(DEST, "6315550105").await.status, 200);
+
+    let response = env
+        .client
+        .post(format!("{base}/_sandbox/wabas/105000000000001"))
+        .json(&json!({"primary_funding_id": "5550000000000099"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        env.initiate("105000000000001", "6315550102").await.status,
+        200
+    );
+
+    let response = env
+        .client
+        .post(format!("{base}/_sandbox/numbers/16315550102"))
+        .json(&json!({"pin_enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}

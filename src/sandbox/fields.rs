@@ -48,7 +48,11 @@ impl FieldsSyntaxError {
 /// Parses a `fields` value. An empty value is an empty list (the caller uses defaults).
 pub fn parse(input: &str) -> Result<Vec<FieldSpec>, FieldsSyntaxError> {
     let chars: Vec<char> = input.chars().collect();
-    let mut parser = Parser { chars, pos: 0 };
+    let mut parser = Parser {
+        chars,
+        pos: 0,
+        depth: 0,
+    };
     parser.skip_ws();
     if parser.at_end() {
         return Ok(Vec::new());
@@ -64,9 +68,13 @@ pub fn parse(input: &str) -> Result<Vec<FieldSpec>, FieldsSyntaxError> {
     Ok(fields)
 }
 
+/// Graph nests edges a few levels at most; a bound keeps hostile input from exhausting the stack.
+const MAX_DEPTH: usize = 8;
+
 struct Parser {
     chars: Vec<char>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -177,8 +185,15 @@ impl Parser {
                     if spec.children.is_some() {
                         return Err(self.error("Expected \",\" instead of \"{\".".to_owned()));
                     }
+                    if self.depth >= MAX_DEPTH {
+                        return Err(self.error(format!(
+                            "Field expansion is nested deeper than {MAX_DEPTH} levels."
+                        )));
+                    }
                     self.pos += 1;
+                    self.depth += 1;
                     let children = self.list()?;
+                    self.depth -= 1;
                     self.skip_ws();
                     if self.peek() != Some('}') {
                         return Err(
@@ -267,5 +282,7 @@ mod tests {
         assert!(parse("a.limit(x)").is_err());
         assert!(parse("a.sort(x)").is_err());
         assert!(parse("a{b}{c}").is_err());
+        let deep = format!("{}x{}", "a{".repeat(10_000), "}".repeat(10_000));
+        assert!(parse(&deep).unwrap_err().expected.contains("nested deeper"));
     }
 }

@@ -24,7 +24,8 @@ pub use envelope::{ErrorBody, GraphError};
 pub use faults::{DropPhase, Faults, FaultsPatch};
 pub use server::LoggedRequest;
 pub use state::{
-    NumberSnapshot, SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot, Usage,
+    NumberPatch, NumberSnapshot, SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot,
+    Usage, WabaPatch,
 };
 pub use world::{
     AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, PlatformType,
@@ -189,6 +190,21 @@ impl Faults {
     }
 }
 
+/// The example world of examples/sandbox/world.yaml, built in so `wamig demo` and tests need no
+/// file.
+pub const EXAMPLE_WORLD: &str = include_str!("../../examples/sandbox/world.yaml");
+
+impl World {
+    /// The parsed example world (see [`EXAMPLE_WORLD`]).
+    pub fn example() -> World {
+        match World::from_yaml_str(EXAMPLE_WORLD) {
+            Ok(world) => world,
+            // A unit test parses the same text, so this cannot fail in a released binary.
+            Err(error) => unreachable!("the built-in example world is invalid: {error}"),
+        }
+    }
+}
+
 /// Everything `start` needs.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -302,6 +318,23 @@ impl SandboxHandle {
     /// The outbox file a code for `phone` is written to.
     pub fn outbox_path(&self, phone: &str) -> PathBuf {
         self.shared.outbox.join(world::digits_of(phone))
+    }
+
+    /// Applies a change made "in WhatsApp Manager" to a number, given by node id or by phone
+    /// (e.g. turning two-step verification off before a migration).
+    pub fn patch_number(
+        &self,
+        id_or_phone: &str,
+        patch: &NumberPatch,
+    ) -> Result<NumberSnapshot, String> {
+        let mut inner = self.shared.lock();
+        let now = inner.now();
+        inner.state.patch_number(id_or_phone, patch, now)
+    }
+
+    /// Applies a change made "in Business settings" to a WABA (payment method, review, ...).
+    pub fn patch_waba(&self, id: &str, patch: &WabaPatch) -> Result<(), String> {
+        self.shared.lock().state.patch_waba(id, patch)
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits (at most 5 s).

@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Path as AxumPath;
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::serve::{IncomingStream, Listener};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 use super::envelope::GraphError;
 use super::faults::{Decision, DropPhase, FaultEngine, Faults, FaultsPatch, Prng};
 use super::fields;
-use super::state::{Caller, EdgeQuery, IssuedCode, PageCtx, State, Usage};
+use super::state::{Caller, EdgeQuery, IssuedCode, NumberPatch, PageCtx, State, Usage, WabaPatch};
 use super::{SandboxError, SandboxHandle, SandboxOptions};
 use crate::secret::Secret;
 
@@ -162,6 +163,8 @@ pub(crate) async fn start(
             get(admin_clock).post(admin_advance_clock),
         )
         .route("/_sandbox/faults", get(admin_faults).post(admin_set_faults))
+        .route("/_sandbox/numbers/{id}", post(admin_patch_number))
+        .route("/_sandbox/wabas/{id}", post(admin_patch_waba))
         .route("/", any(graph))
         .route("/{version}", any(graph))
         .route("/{version}/", any(graph))
@@ -812,10 +815,13 @@ fn success() -> Value {
 }
 
 /// Writes an issued code to `<outbox>/<digits>`, replacing an older one: the code leaves
-/// the sandbox only through this file.
+/// the sandbox only through this file. Written beside and renamed, so a reader polling the
+/// directory (wamig's `--wait-for-codes` pointed at it) never sees half a code.
 fn deliver_code(shared: &Shared, issued: &IssuedCode) -> Result<Value, GraphError> {
     let path = shared.outbox.join(&issued.digits);
-    std::fs::write(&path, format!("{}\n", issued.code.expose()))
+    let temporary = shared.outbox.join(format!(".{}.sending", issued.digits));
+    std::fs::write(&temporary, format!("{}\n", issued.code.expose()))
+        .and_then(|()| std::fs::rename(&temporary, &path))
         .map(|()| success())
         .map_err(|_| GraphError::internal("the code could not be sent"))
 }
@@ -1146,6 +1152,38 @@ async fn admin_set_faults(AxumState(shared): AxumState<Arc<Shared>>, body: Bytes
             inner.set_faults(faults.clone());
             admin_json(StatusCode::OK, faults_json(&faults))
         }
+        Err(message) => admin_error(message),
+    }
+}
+
+async fn admin_patch_number(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    AxumPath(id): AxumPath<String>,
+    body: Bytes,
+) -> Response {
+    let patch: NumberPatch = match serde_json::from_slice(&body) {
+        Ok(patch) => patch,
+        Err(error) => return admin_error(format!("invalid number change: {error}")),
+    };
+    let mut inner = shared.lock();
+    let now = inner.now();
+    match inner.state.patch_number(&id, &patch, now) {
+        Ok(snapshot) => admin_json(StatusCode::OK, json!(snapshot)),
+        Err(message) => admin_json(StatusCode::NOT_FOUND, json!({ "error": message })),
+    }
+}
+
+async fn admin_patch_waba(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    AxumPath(id): AxumPath<String>,
+    body: Bytes,
+) -> Response {
+    let patch: WabaPatch = match serde_json::from_slice(&body) {
+        Ok(patch) => patch,
+        Err(error) => return admin_error(format!("invalid WABA change: {error}")),
+    };
+    match shared.lock().state.patch_waba(&id, &patch) {
+        Ok(()) => admin_json(StatusCode::OK, json!({ "success": true })),
         Err(message) => admin_error(message),
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::envelope::GraphError;
@@ -249,6 +249,34 @@ pub struct NumberSnapshot {
     pub has_pin: bool,
 }
 
+/// A change made outside the API (in WhatsApp Manager, say: turning two-step verification
+/// off, a display name approved), for rehearsals. Absent keys are left alone.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberPatch {
+    pub is_pin_enabled: Option<bool>,
+    pub name_status: Option<NameStatus>,
+    /// `NONE` for no pending display-name change.
+    pub new_name_status: Option<NameStatus>,
+    pub is_on_biz_app: Option<bool>,
+    pub account_mode: Option<AccountMode>,
+    pub quality_rating: Option<QualityRating>,
+    pub status: Option<NumberStatus>,
+    pub maintenance: Option<bool>,
+    pub register_failures: Option<u32>,
+}
+
+/// A change to a WABA made outside the API (review approved, payment method added, ...).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WabaPatch {
+    pub account_review_status: Option<ReviewStatus>,
+    pub business_verification_status: Option<VerificationStatus>,
+    /// Digits set the payment method; an empty string removes it.
+    pub primary_funding_id: Option<String>,
+    pub template_limit: Option<u32>,
+}
+
 /// Usage of one WABA's hourly allowance, for `X-Business-Use-Case-Usage`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Usage {
@@ -321,7 +349,10 @@ impl State {
         // never collide.
         let mut largest: u64 = 100_000_000_000_000;
         let mut note = |id: &str| {
-            if let Ok(value) = id.parse::<u64>() {
+            // Ids past 10^18 are left to the collision check so counting never overflows.
+            if let Ok(value) = id.parse::<u64>()
+                && value < 1_000_000_000_000_000_000
+            {
                 largest = largest.max(value);
             }
         };
@@ -466,7 +497,7 @@ impl State {
 
     fn new_id(&mut self) -> String {
         loop {
-            self.next_id += 1 + self.rng.below(97);
+            self.next_id = self.next_id.wrapping_add(1 + self.rng.below(97));
             let id = self.next_id.to_string();
             if !self.wabas.contains_key(&id)
                 && !self.numbers.contains_key(&id)
@@ -1515,6 +1546,105 @@ impl State {
         }
         self.require_manage(caller, &waba, "this WhatsApp Business Account")?;
         Ok(waba)
+    }
+
+    // ----- changes outside the API ---------------------------------------------------------
+
+    /// Applies `patch` to a number given by node id, or by phone (its live node).
+    pub fn patch_number(
+        &mut self,
+        id_or_phone: &str,
+        patch: &NumberPatch,
+        now: Timestamp,
+    ) -> Result<NumberSnapshot, String> {
+        let id = if self.numbers.get(id_or_phone).is_some_and(|n| n.exists) {
+            id_or_phone.to_owned()
+        } else {
+            let digits = digits_of(id_or_phone);
+            self.numbers
+                .values()
+                .find(|n| {
+                    n.exists
+                        && n.digits == digits
+                        && !n.pending_migration()
+                        && n.status != NumberStatus::Migrated
+                })
+                .or_else(|| {
+                    self.numbers
+                        .values()
+                        .find(|n| n.exists && n.digits == digits)
+                })
+                .map(|n| n.id.clone())
+                .ok_or_else(|| format!("no phone number node or number \"{id_or_phone}\""))?
+        };
+        if patch.register_failures.is_some_and(|n| n > 1000) {
+            return Err("register_failures must be at most 1000".to_owned());
+        }
+        let number = self
+            .numbers
+            .get_mut(&id)
+            .ok_or_else(|| format!("no phone number node \"{id}\""))?;
+        if let Some(value) = patch.is_pin_enabled {
+            number.is_pin_enabled = value;
+            if !value {
+                number.pin = None;
+            }
+        }
+        if let Some(value) = patch.name_status {
+            number.name_status = value;
+        }
+        if let Some(value) = patch.new_name_status {
+            number.new_name_status = (value != NameStatus::None).then_some(value);
+        }
+        if let Some(value) = patch.is_on_biz_app {
+            number.is_on_biz_app = value;
+        }
+        if let Some(value) = patch.account_mode {
+            number.account_mode = value;
+        }
+        if let Some(value) = patch.quality_rating {
+            number.quality_rating = value;
+        }
+        if let Some(value) = patch.status {
+            number.status = value;
+        }
+        if let Some(value) = patch.maintenance {
+            number.maintenance = value;
+        }
+        if let Some(value) = patch.register_failures {
+            number.register_failures_left = value;
+        }
+        let number = &self.numbers[&id];
+        Ok(self.snapshot(number, now))
+    }
+
+    pub fn patch_waba(&mut self, id: &str, patch: &WabaPatch) -> Result<(), String> {
+        if let Some(funding) = &patch.primary_funding_id
+            && !funding.is_empty()
+            && !funding.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err("primary_funding_id must be digits, or empty to remove it".to_owned());
+        }
+        if patch.template_limit == Some(0) {
+            return Err("template_limit must be at least 1".to_owned());
+        }
+        let waba = self
+            .wabas
+            .get_mut(id)
+            .ok_or_else(|| format!("no WABA \"{id}\""))?;
+        if let Some(value) = patch.account_review_status {
+            waba.review = value;
+        }
+        if let Some(value) = patch.business_verification_status {
+            waba.verification = value;
+        }
+        if let Some(funding) = &patch.primary_funding_id {
+            waba.funding = (!funding.is_empty()).then(|| funding.clone());
+        }
+        if let Some(limit) = patch.template_limit {
+            waba.template_limit = limit;
+        }
+        Ok(())
     }
 
     // ----- inspection -------------------------------------------------------------------

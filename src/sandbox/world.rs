@@ -801,8 +801,7 @@ options: { page_size: 0, faults: { error_rate: 2 } }
 
     #[test]
     fn the_example_world_is_valid() {
-        let text = include_str!("../../examples/sandbox/world.yaml");
-        if let Err(error) = World::from_yaml_str(text) {
+        if let Err(error) = World::from_yaml_str(super::super::EXAMPLE_WORLD) {
             panic!("{error}");
         }
     }

@@ -776,3 +776,60 @@ fn debug_token_lists_scopes_and_targets() {
     );
     assert_eq!(state.debug_token("bogus")["data"]["is_valid"], false);
 }
+
+#[test]
+fn changes_outside_the_api_unblock_a_number() {
+    let mut state = state();
+    assert_eq!(
+        initiate(&mut state, DEST, "6315550105")
+            .unwrap_err()
+            .user_title
+            .as_deref(),
+        Some("Two-step verification enabled")
+    );
+    let patch = NumberPatch {
+        is_pin_enabled: Some(false),
+        ..NumberPatch::default()
+    };
+    let snapshot = state.patch_number("+1 631-555-0105", &patch, t0()).unwrap();
+    assert_eq!(snapshot.id, "106540352242926");
+    assert!(initiate(&mut state, DEST, "6315550105").is_ok());
+
+    assert!(initiate(&mut state, UNFUNDED, "6315550102").is_err());
+    let patch = WabaPatch {
+        primary_funding_id: Some("5550000000000099".into()),
+        ..WabaPatch::default()
+    };
+    state.patch_waba(UNFUNDED, &patch).unwrap();
+    assert!(initiate(&mut state, UNFUNDED, "6315550102").is_ok());
+
+    assert!(
+        state
+            .patch_number("+1 999", &NumberPatch::default(), t0())
+            .is_err()
+    );
+    let bad = WabaPatch {
+        primary_funding_id: Some("card".into()),
+        ..WabaPatch::default()
+    };
+    assert!(state.patch_waba(UNFUNDED, &bad).is_err());
+}
+
+#[test]
+fn template_nodes_are_readable_through_their_waba() {
+    let state = state();
+    let acme = caller(&state, ACME);
+    let id = state.templates_of(SOURCE)[0].id.clone();
+    let template = state
+        .read_node(
+            &acme,
+            &id,
+            Some(&fields::parse("name,language,quality_score").unwrap()),
+            &ctx(),
+        )
+        .unwrap();
+    assert_eq!(template["name"], "order_confirmation");
+    assert_eq!(template["id"], json!(id));
+    let initech = caller(&state, INITECH);
+    assert!(state.read_node(&initech, &id, None, &ctx()).is_err());
+}
