@@ -12,6 +12,8 @@ pub struct FieldSpec {
     pub limit: Option<u32>,
     pub after: Option<String>,
     pub before: Option<String>,
+    /// `.summary(true)` / `.summary(total_count)`.
+    pub summary: bool,
     /// Sub-fields from `{...}`; `None` means the edge's or object's defaults.
     pub children: Option<Vec<FieldSpec>>,
 }
@@ -23,6 +25,7 @@ impl FieldSpec {
             limit: None,
             after: None,
             before: None,
+            summary: false,
             children: None,
         }
     }
@@ -173,6 +176,20 @@ impl Parser {
                         }
                         "after" => spec.after = Some(argument),
                         "before" => spec.before = Some(argument),
+                        "summary" => {
+                            spec.summary = match argument.as_str() {
+                                "true" | "1" | "total_count" => true,
+                                "false" | "0" => false,
+                                _ => {
+                                    return Err(FieldsSyntaxError {
+                                        expected: format!(
+                                            "Expected true, false or total_count for summary instead of \"{argument}\"."
+                                        ),
+                                        position: start,
+                                    });
+                                }
+                            };
+                        }
                         _ => {
                             return Err(FieldsSyntaxError {
                                 expected: format!("Unknown modifier \"{modifier}\"."),
@@ -258,9 +275,14 @@ mod tests {
     }
 
     #[test]
-    fn cursors_as_modifiers() {
-        let fields = parse("phone_numbers.after(MTA=).limit(1)").unwrap();
+    fn cursors_and_summary_as_modifiers() {
+        let fields = parse(
+            "phone_numbers.after(MTA=).limit(1),message_templates.limit(0).summary(total_count)",
+        )
+        .unwrap();
         assert_eq!(fields[0].after.as_deref(), Some("MTA="));
+        assert!(fields[1].summary);
+        assert!(parse("a.summary(maybe)").is_err());
     }
 
     #[test]

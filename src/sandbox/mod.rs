@@ -75,8 +75,6 @@ pub enum SandboxError {
     },
     #[error("the sandbox server failed")]
     Serve(#[source] std::io::Error),
-    #[error("invalid duration \"{0}\"")]
-    Duration(String),
 }
 
 fn in_file(path: &Option<PathBuf>) -> String {
@@ -130,9 +128,6 @@ impl ToDiagnostics for SandboxError {
                 "pick another port with --listen 127.0.0.1:PORT, or port 0 for any free port",
             )],
             SandboxError::Serve(_) => vec![base.with_hint("start the sandbox again")],
-            SandboxError::Duration(_) => vec![base.with_hint(
-                "write durations as a number and a unit: 100ms, 90s, 15m, 1h, 3d (parts may be combined: 1h30m)",
-            )],
         }
     }
 }

@@ -884,14 +884,13 @@ fn edge_query(
     fields: Option<Vec<fields::FieldSpec>>,
     edge: &str,
 ) -> Result<EdgeQuery, GraphError> {
-    let limit = match params.get("limit") {
-        None => None,
-        Some(text) => Some(
-            text.trim()
-                .parse::<u32>()
-                .map_err(|_| GraphError::invalid_param("limit", "must be a positive integer"))?,
-        ),
-    };
+    let limit =
+        match params.get("limit") {
+            None => None,
+            Some(text) => Some(text.trim().parse::<u32>().map_err(|_| {
+                GraphError::invalid_param("limit", "must be a non-negative integer")
+            })?),
+        };
     let filters = if edge == "message_templates" {
         ["name", "status", "language", "category", "quality_score"]
             .iter()
@@ -905,6 +904,9 @@ fn edge_query(
         limit,
         after: params.get("after").cloned(),
         before: params.get("before").cloned(),
+        summary: params
+            .get("summary")
+            .is_some_and(|v| matches!(v.trim(), "true" | "1" | "total_count")),
         filters,
     })
 }

@@ -69,6 +69,8 @@ pub struct EdgeQuery {
     pub limit: Option<u32>,
     pub after: Option<String>,
     pub before: Option<String>,
+    /// `summary=total_count`: add `{"summary": {"total_count": N}}`.
+    pub summary: bool,
     /// Filters carried into `next` URLs (`name`, `status`, ... on message_templates).
     pub filters: Vec<(String, String)>,
 }
@@ -696,7 +698,7 @@ impl State {
         Ok(needed.keys().map(|w| self.usage(w, now)).collect())
     }
 
-    /// Current usage without counting (for headers on throttled answers).
+    /// Current usage, counting nothing.
     pub fn peek_usage(&mut self, wabas: &[String], now: Timestamp) -> Vec<Usage> {
         let unique: BTreeSet<&String> = wabas.iter().collect();
         unique.into_iter().map(|w| self.usage(w, now)).collect()
@@ -714,7 +716,7 @@ impl State {
     ) -> Result<Value, GraphError> {
         self.readable(caller, id, "get")?;
         if let Some(waba) = self.wabas.get(id) {
-            self.render_waba(caller, waba, fields, ctx)
+            self.render_waba(waba, fields, ctx)
         } else if let Some(number) = self.numbers.get(id) {
             render_fields(
                 "WhatsAppBusinessPhoneNumber",
@@ -773,35 +775,15 @@ impl State {
                 "WhatsAppBusinessAccount",
             ));
         }
-        let limit = match query.limit {
-            Some(0) => {
-                return Err(GraphError::invalid_param(
-                    "limit",
-                    "must be a positive integer",
-                ));
-            }
-            other => other,
-        };
-        self.edge(
-            waba,
-            edge,
-            query.fields.as_deref(),
-            limit,
-            query.after.as_deref(),
-            query.before.as_deref(),
-            &query.filters,
-            ctx,
-        )
+        self.edge(waba, edge, query, ctx)
     }
 
     fn render_waba(
         &self,
-        caller: &Caller,
         waba: &WabaState,
         fields: Option<&[FieldSpec]>,
         ctx: &PageCtx,
     ) -> Result<Value, GraphError> {
-        let _ = caller;
         let business_name = self
             .businesses
             .get(&waba.business)
@@ -828,16 +810,15 @@ impl State {
                     Some(json!({"id": waba.business, "name": business_name}))
                 }
                 edge @ ("phone_numbers" | "subscribed_apps" | "message_templates") => {
-                    Some(self.edge(
-                        waba,
-                        edge,
-                        spec.children.as_deref(),
-                        spec.limit,
-                        spec.after.as_deref(),
-                        spec.before.as_deref(),
-                        &[],
-                        ctx,
-                    )?)
+                    let query = EdgeQuery {
+                        fields: spec.children.clone(),
+                        limit: spec.limit,
+                        after: spec.after.clone(),
+                        before: spec.before.clone(),
+                        summary: spec.summary,
+                        filters: Vec::new(),
+                    };
+                    Some(self.edge(waba, edge, &query, ctx)?)
                 }
                 other => {
                     return Err(GraphError::nonexisting_field(
@@ -859,18 +840,15 @@ impl State {
         Ok(Value::Object(out))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn edge(
         &self,
         waba: &WabaState,
         edge: &str,
-        fields: Option<&[FieldSpec]>,
-        limit: Option<u32>,
-        after: Option<&str>,
-        before: Option<&str>,
-        filters: &[(String, String)],
+        query: &EdgeQuery,
         ctx: &PageCtx,
     ) -> Result<Value, GraphError> {
+        let fields = query.fields.as_deref();
+        let filters = query.filters.as_slice();
         let mut items: Vec<(u64, Value)> = Vec::new();
         match edge {
             "phone_numbers" => {
@@ -928,9 +906,19 @@ impl State {
                 }
             }
         }
-        let limit = limit.unwrap_or(self.options.page_size).clamp(1, MAX_PAGE) as usize;
-        let after = after.map(|c| decode_cursor(c, "after")).transpose()?;
-        let before = before.map(|c| decode_cursor(c, "before")).transpose()?;
+        // `limit=0` is allowed, as on Graph: no items, only the summary when asked for.
+        let limit = query.limit.unwrap_or(self.options.page_size).min(MAX_PAGE) as usize;
+        let after = query
+            .after
+            .as_deref()
+            .map(|c| decode_cursor(c, "after"))
+            .transpose()?;
+        let before = query
+            .before
+            .as_deref()
+            .map(|c| decode_cursor(c, "before"))
+            .transpose()?;
+        let total = items.len();
         let (page, more_before, more_after) = paginate(&items, limit, after, before);
 
         let mut out = Map::new();
@@ -970,6 +958,9 @@ impl State {
                 paging.insert("next".into(), json!(link("after", &last_cursor)));
             }
             out.insert("paging".into(), Value::Object(paging));
+        }
+        if query.summary {
+            out.insert("summary".into(), json!({ "total_count": total }));
         }
         Ok(Value::Object(out))
     }

@@ -833,3 +833,26 @@ fn template_nodes_are_readable_through_their_waba() {
     let initech = caller(&state, INITECH);
     assert!(state.read_node(&initech, &id, None, &ctx()).is_err());
 }
+
+#[test]
+fn summary_counts_an_edge() {
+    let state = state();
+    let acme = caller(&state, ACME);
+    let fields = fields::parse("message_templates.limit(0).summary(total_count)").unwrap();
+    let waba = state
+        .read_node(&acme, SOURCE, Some(&fields), &ctx())
+        .unwrap();
+    assert_eq!(
+        waba["message_templates"],
+        json!({"data": [], "summary": {"total_count": 10}})
+    );
+    let query = EdgeQuery {
+        summary: true,
+        limit: Some(2),
+        ..EdgeQuery::default()
+    };
+    let page = state
+        .read_edge(&acme, DEST, "phone_numbers", &query, &ctx())
+        .unwrap();
+    assert_eq!(page["summary"]["total_count"], 1);
+}
