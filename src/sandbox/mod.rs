@@ -179,7 +179,7 @@ impl Faults {
             error_rate: f.error_rate,
             drop_rate: f.drop_rate,
             throttle_burst: f.throttle_burst,
-            seed: if f.seed == 0 { 1 } else { f.seed },
+            seed: f.seed,
             drop_phase: DropPhase::Random,
         }
     }

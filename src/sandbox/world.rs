@@ -260,7 +260,7 @@ impl Default for RateLimitOptions {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultOptions {
     #[serde(deserialize_with = "duration_text")]
@@ -269,6 +269,18 @@ pub struct FaultOptions {
     pub drop_rate: f64,
     pub throttle_burst: u32,
     pub seed: u64,
+}
+
+impl Default for FaultOptions {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            drop_rate: 0.0,
+            throttle_burst: 0,
+            seed: 1,
+        }
+    }
 }
 
 /// The app the tokens belong to. With a `secret`, every call must carry `appsecret_proof`.
