@@ -54,6 +54,48 @@ pub enum Command {
     Validate,
     /// Print the manifest JSON Schema.
     Schema(SchemaArgs),
+    /// Serve a local Graph API emulator from a world file (see examples/sandbox/README.md).
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// World file: businesses, WABAs, phone numbers, templates and tokens.
+    #[arg(long, value_name = "FILE")]
+    pub world: PathBuf,
+    /// Address to listen on; port 0 picks a free port (the real one is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4010")]
+    pub listen: String,
+    /// Directory where "sent" verification codes are written, one file per number (its digits).
+    #[arg(long, value_name = "DIR")]
+    pub outbox: PathBuf,
+    /// Delay added to every answer, e.g. 100ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub latency: Option<std::time::Duration>,
+    /// Share of requests answered with a transient 5xx (0 to 1).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub error_rate: Option<f64>,
+    /// Share of requests whose connection is dropped without an answer (0 to 1).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub drop_rate: Option<f64>,
+    /// Throttle the next N requests (code 80008 with usage headers).
+    #[arg(long, value_name = "N")]
+    pub throttle_burst: Option<u32>,
+    /// Seed for injected faults and generated codes and ids.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Also write the request log (secrets redacted) to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::sandbox::parse_duration(text)
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.trim().parse().map_err(|_| format!("\"{text}\" is not a number"))?;
+    if (0.0..=1.0).contains(&rate) { Ok(rate) } else { Err("must be between 0 and 1".to_owned()) }
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +137,22 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
     match cli.command {
         Command::Validate => validate(&cli.global, ui),
         Command::Schema(args) => schema(&args, ui),
+        Command::Sandbox(args) => crate::sandbox::run(
+            crate::sandbox::RunOptions {
+                world: args.world,
+                listen: args.listen,
+                outbox: args.outbox,
+                latency: args.latency,
+                error_rate: args.error_rate,
+                drop_rate: args.drop_rate,
+                throttle_burst: args.throttle_burst,
+                seed: args.seed,
+                request_log: args.request_log,
+            },
+            ui,
+        )
+        .map(|()| ExitStatus::Success)
+        .map_err(Error::from),
     }
 }
 

@@ -11,6 +11,8 @@ pub enum Error {
     Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
     Graph(#[from] crate::graph::GraphError),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 }
@@ -27,6 +29,7 @@ impl ToDiagnostics for Error {
             Error::Manifest(error) => error.diagnostics(),
             Error::Journal(error) => error.diagnostics(),
             Error::Graph(error) => error.diagnostics(),
+            Error::Sandbox(error) => error.diagnostics(),
             Error::Usage { message, hint } => {
                 vec![Diagnostic::new(message.clone()).with_optional_hint(hint.clone())]
             }

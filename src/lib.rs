@@ -18,6 +18,7 @@ pub mod journal;
 pub mod manifest;
 pub mod observe;
 pub mod plan;
+pub mod sandbox;
 pub mod secret;
 pub mod ui;
 

@@ -1,0 +1,778 @@
+//! Owns the sandbox world file: its serde types (unknown keys are errors), defaults, and the
+//! semantic checks that run after parsing (ids, references, uniqueness). It describes the world
+//! as it is at start-up; it must not hold run-time state (codes, attempts, migrations), which
+//! `state.rs` derives from it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use super::SandboxError;
+use crate::secret::Secret;
+
+/// Declares a closed set of Graph string values; unknown values in the world file are errors that
+/// list the accepted ones, and `as_str` gives the exact text Graph returns.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// `account_review_status` of a WABA.
+    ReviewStatus {
+        Approved => "APPROVED",
+        Pending => "PENDING",
+        Rejected => "REJECTED",
+        Deferred => "DEFERRED",
+    }
+);
+
+string_enum!(
+    /// `business_verification_status` of a WABA (Graph spells these in lower case).
+    VerificationStatus {
+        Expired => "expired",
+        Failed => "failed",
+        Ineligible => "ineligible",
+        NotVerified => "not_verified",
+        Pending => "pending",
+        PendingNeedMoreInfo => "pending_need_more_info",
+        PendingSubmission => "pending_submission",
+        Rejected => "rejected",
+        Revoked => "revoked",
+        Verified => "verified",
+    }
+);
+
+string_enum!(
+    /// `name_status` / `new_name_status` of a phone number.
+    NameStatus {
+        Approved => "APPROVED",
+        AvailableWithoutReview => "AVAILABLE_WITHOUT_REVIEW",
+        Declined => "DECLINED",
+        Expired => "EXPIRED",
+        PendingReview => "PENDING_REVIEW",
+        None => "NONE",
+    }
+);
+
+string_enum!(
+    AccountMode {
+        Live => "LIVE",
+        Sandbox => "SANDBOX",
+    }
+);
+
+string_enum!(
+    /// `quality_rating` of a phone number.
+    QualityRating {
+        Green => "GREEN",
+        Yellow => "YELLOW",
+        Red => "RED",
+        Na => "NA",
+        Unknown => "UNKNOWN",
+    }
+);
+
+string_enum!(
+    PlatformType {
+        CloudApi => "CLOUD_API",
+        OnPremise => "ON_PREMISE",
+        NotApplicable => "NOT_APPLICABLE",
+    }
+);
+
+string_enum!(
+    /// `status` of a phone number.
+    NumberStatus {
+        Pending => "PENDING",
+        Deleted => "DELETED",
+        Migrated => "MIGRATED",
+        Banned => "BANNED",
+        Restricted => "RESTRICTED",
+        RateLimited => "RATE_LIMITED",
+        Flagged => "FLAGGED",
+        Connected => "CONNECTED",
+        Disconnected => "DISCONNECTED",
+        Unknown => "UNKNOWN",
+        Unverified => "UNVERIFIED",
+    }
+);
+
+string_enum!(
+    CodeVerificationStatus {
+        Verified => "VERIFIED",
+        NotVerified => "NOT_VERIFIED",
+        Expired => "EXPIRED",
+    }
+);
+
+string_enum!(
+    MessagingLimitTier {
+        Tier50 => "TIER_50",
+        Tier250 => "TIER_250",
+        Tier1k => "TIER_1K",
+        Tier2k => "TIER_2K",
+        Tier10k => "TIER_10K",
+        Tier100k => "TIER_100K",
+        TierUnlimited => "TIER_UNLIMITED",
+    }
+);
+
+string_enum!(
+    TemplateStatus {
+        Approved => "APPROVED",
+        Pending => "PENDING",
+        Rejected => "REJECTED",
+        Paused => "PAUSED",
+        Disabled => "DISABLED",
+        InAppeal => "IN_APPEAL",
+        LimitExceeded => "LIMIT_EXCEEDED",
+        PendingDeletion => "PENDING_DELETION",
+        Deleted => "DELETED",
+    }
+);
+
+string_enum!(
+    TemplateCategory {
+        Authentication => "AUTHENTICATION",
+        Marketing => "MARKETING",
+        Utility => "UTILITY",
+    }
+);
+
+string_enum!(
+    /// A template's `quality_score.score`.
+    TemplateQuality {
+        Green => "GREEN",
+        Yellow => "YELLOW",
+        Red => "RED",
+        Unknown => "UNKNOWN",
+    }
+);
+
+string_enum!(
+    /// What happens to the source's node once ownership is verified in the destination.
+    MigratedSource {
+        Remove => "remove",
+        MarkMigrated => "mark_migrated",
+    }
+);
+
+string_enum!(
+    TokenType {
+        SystemUser => "SYSTEM_USER",
+        User => "USER",
+        App => "APP",
+    }
+);
+
+/// The whole world file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    #[serde(default)]
+    pub options: Options,
+    #[serde(default)]
+    pub app: App,
+    #[serde(default)]
+    pub businesses: Vec<Business>,
+    #[serde(default)]
+    pub wabas: Vec<Waba>,
+    #[serde(default)]
+    pub tokens: Vec<TokenDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// Items per page on edges when the request gives no `limit`.
+    pub page_size: u32,
+    /// How long a verification code stays valid.
+    #[serde(deserialize_with = "duration_text")]
+    pub code_lifetime: Duration,
+    /// Wrong codes accepted before verification locks.
+    pub verify_attempts: u32,
+    /// How long verification stays locked after too many wrong codes.
+    #[serde(deserialize_with = "duration_text")]
+    pub verify_lockout: Duration,
+    pub migrated_source: MigratedSource,
+    pub rate_limit: RateLimitOptions,
+    /// Register (and deregister) calls allowed per number in `register_window`.
+    pub register_limit: u32,
+    #[serde(deserialize_with = "duration_text")]
+    pub register_window: Duration,
+    /// Faults active from start-up; `wamig sandbox` flags and the admin API override them.
+    pub faults: FaultOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            page_size: 25,
+            code_lifetime: Duration::from_secs(10 * 60),
+            verify_attempts: 5,
+            verify_lockout: Duration::from_secs(60 * 60),
+            migrated_source: MigratedSource::Remove,
+            rate_limit: RateLimitOptions::default(),
+            register_limit: 10,
+            register_window: Duration::from_secs(72 * 60 * 60),
+            faults: FaultOptions::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitOptions {
+    /// Calls per rolling hour per WABA (WhatsApp Business Management API BUC).
+    pub calls_per_hour: u32,
+    /// The same for a WABA with at least one registered (CONNECTED) number.
+    pub calls_per_hour_active: u32,
+}
+
+impl Default for RateLimitOptions {
+    fn default() -> Self {
+        Self { calls_per_hour: 200, calls_per_hour_active: 5000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultOptions {
+    #[serde(deserialize_with = "duration_text")]
+    pub latency: Duration,
+    pub error_rate: f64,
+    pub drop_rate: f64,
+    pub throttle_burst: u32,
+    pub seed: u64,
+}
+
+impl Default for FaultOptions {
+    fn default() -> Self {
+        Self { latency: Duration::ZERO, error_rate: 0.0, drop_rate: 0.0, throttle_burst: 0, seed: 1 }
+    }
+}
+
+/// The app the tokens belong to. With a `secret`, every call must carry `appsecret_proof`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct App {
+    pub id: String,
+    pub name: String,
+    #[serde(deserialize_with = "optional_secret")]
+    pub secret: Option<Secret>,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self { id: "100000000000001".to_owned(), name: "wamig sandbox app".to_owned(), secret: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Business {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waba {
+    pub id: String,
+    pub name: String,
+    /// Id of the owning business.
+    pub business: String,
+    #[serde(default = "default_review")]
+    pub account_review_status: ReviewStatus,
+    #[serde(default = "default_verification")]
+    pub business_verification_status: VerificationStatus,
+    /// The payment method; absent means none.
+    #[serde(default)]
+    pub primary_funding_id: Option<String>,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default = "default_timezone")]
+    pub timezone_id: String,
+    #[serde(default)]
+    pub message_template_namespace: Option<String>,
+    /// Apps subscribed to the WABA's webhooks.
+    #[serde(default)]
+    pub subscribed_apps: Vec<SubscribedApp>,
+    /// How many distinct template names the WABA may hold.
+    #[serde(default = "default_template_limit")]
+    pub template_limit: u32,
+    #[serde(default)]
+    pub templates: Vec<TemplateDef>,
+    #[serde(default)]
+    pub phone_numbers: Vec<NumberDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribedApp {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateDef {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default = "default_language")]
+    pub language: String,
+    pub category: TemplateCategory,
+    pub status: TemplateStatus,
+    #[serde(default = "default_template_quality")]
+    pub quality_score: TemplateQuality,
+    /// Body text; the sandbox builds a one-component template from it.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// When the template is duplicated into a destination by a migration, the copy is
+    /// re-categorised and becomes REJECTED.
+    #[serde(default)]
+    pub rejected_when_duplicated: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberDef {
+    pub id: String,
+    /// As Graph shows it, e.g. "+1 631-555-0101"; its digits are the number in E.164.
+    pub display_phone_number: String,
+    pub verified_name: String,
+    #[serde(default = "default_name_status")]
+    pub name_status: NameStatus,
+    /// Status of a display-name change request; PENDING_REVIEW blocks migration.
+    #[serde(default)]
+    pub new_name_status: Option<NameStatus>,
+    #[serde(default = "default_account_mode")]
+    pub account_mode: AccountMode,
+    #[serde(default = "default_quality")]
+    pub quality_rating: QualityRating,
+    /// Two-step verification on.
+    #[serde(default)]
+    pub is_pin_enabled: bool,
+    #[serde(default)]
+    pub is_on_biz_app: bool,
+    #[serde(default = "default_platform")]
+    pub platform_type: PlatformType,
+    #[serde(default = "default_number_status")]
+    pub status: NumberStatus,
+    #[serde(default = "default_code_verification")]
+    pub code_verification_status: CodeVerificationStatus,
+    #[serde(default = "default_tier")]
+    pub messaging_limit_tier: MessagingLimitTier,
+    #[serde(default)]
+    pub is_official_business_account: bool,
+    /// The first N register calls for this number (after it is migrated) fail with code 100,
+    /// subcode 2388001 "Cannot Create Certificate", as while the display name is provisioned.
+    #[serde(default)]
+    pub register_failures: u32,
+    /// The number is in maintenance: starting its migration fails with 2494100.
+    #[serde(default)]
+    pub maintenance: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenDef {
+    #[serde(deserialize_with = "secret")]
+    pub token: Secret,
+    /// A label shown in logs and `debug_token` (`application` is the app's name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The system user behind the token (`user_id` in `debug_token`, `id` of `/me`).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// App the token belongs to; defaults to the world's app.
+    #[serde(default)]
+    pub app_id: Option<String>,
+    #[serde(default = "default_token_type", rename = "type")]
+    pub kind: TokenType,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// WABAs the token may read.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// WABAs the token may manage (implies read).
+    #[serde(default)]
+    pub manage: Vec<String>,
+    /// An expired token: every call fails with 190 / subcode 463.
+    #[serde(default)]
+    pub expired: bool,
+}
+
+fn default_review() -> ReviewStatus {
+    ReviewStatus::Approved
+}
+fn default_verification() -> VerificationStatus {
+    VerificationStatus::Verified
+}
+fn default_currency() -> String {
+    "USD".to_owned()
+}
+fn default_timezone() -> String {
+    "1".to_owned()
+}
+fn default_template_limit() -> u32 {
+    250
+}
+fn default_language() -> String {
+    "en_US".to_owned()
+}
+fn default_template_quality() -> TemplateQuality {
+    TemplateQuality::Unknown
+}
+fn default_name_status() -> NameStatus {
+    NameStatus::Approved
+}
+fn default_account_mode() -> AccountMode {
+    AccountMode::Live
+}
+fn default_quality() -> QualityRating {
+    QualityRating::Green
+}
+fn default_platform() -> PlatformType {
+    PlatformType::CloudApi
+}
+fn default_number_status() -> NumberStatus {
+    NumberStatus::Connected
+}
+fn default_code_verification() -> CodeVerificationStatus {
+    CodeVerificationStatus::Verified
+}
+fn default_tier() -> MessagingLimitTier {
+    MessagingLimitTier::Tier1k
+}
+fn default_token_type() -> TokenType {
+    TokenType::SystemUser
+}
+fn default_scopes() -> Vec<String> {
+    vec!["whatsapp_business_management".to_owned(), "whatsapp_business_messaging".to_owned()]
+}
+
+fn duration_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    super::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+    String::deserialize(deserializer).map(Secret::new)
+}
+
+fn optional_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secret>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(|value| value.map(Secret::new))
+}
+
+/// The digits of a phone number as written anywhere (E.164 without `+`).
+pub fn digits_of(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+fn is_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl World {
+    /// Parses and checks a world; `path` only names the file in errors.
+    pub fn from_yaml_str(text: &str) -> Result<World, SandboxError> {
+        Self::parse(text, None)
+    }
+
+    pub fn load(path: &Path) -> Result<World, SandboxError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SandboxError::ReadWorld { path: path.to_owned(), source })?;
+        Self::parse(&text, Some(path))
+    }
+
+    fn parse(text: &str, path: Option<&Path>) -> Result<World, SandboxError> {
+        let world: World = serde_yaml::from_str(text).map_err(|error| {
+            let location = error.location();
+            SandboxError::WorldSyntax {
+                path: path.map(Path::to_owned),
+                line: location.as_ref().map(|l| l.line()),
+                column: location.as_ref().map(|l| l.column()),
+                message: error.to_string(),
+            }
+        })?;
+        let problems = world.problems();
+        if problems.is_empty() {
+            Ok(world)
+        } else {
+            Err(SandboxError::WorldInvalid { path: path.map(Path::to_owned), problems })
+        }
+    }
+
+    /// Every semantic problem, each naming the key it is about.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |id: &str, what: String, problems: &mut Vec<String>| {
+            if !is_id(id) {
+                problems.push(format!(
+                    "{what}: id \"{id}\" must be a string of 1 to 32 digits, as Graph ids are"
+                ));
+            } else if let Some(first) = ids.get(id) {
+                problems.push(format!(
+                    "{what}: id {id} is already used by {first}; Graph ids are unique across all objects"
+                ));
+            } else {
+                ids.insert(id.to_owned(), what);
+            }
+        };
+
+        let o = &self.options;
+        if o.page_size == 0 || o.page_size > 100 {
+            problems.push("options.page_size: must be between 1 and 100".to_owned());
+        }
+        if o.verify_attempts == 0 {
+            problems.push("options.verify_attempts: must be at least 1".to_owned());
+        }
+        if o.code_lifetime.is_zero() {
+            problems.push("options.code_lifetime: must be longer than 0s".to_owned());
+        }
+        if o.register_limit == 0 {
+            problems.push("options.register_limit: must be at least 1".to_owned());
+        }
+        if o.rate_limit.calls_per_hour == 0 || o.rate_limit.calls_per_hour_active == 0 {
+            problems.push("options.rate_limit: limits must be at least 1".to_owned());
+        }
+        for (name, rate) in [("error_rate", o.faults.error_rate), ("drop_rate", o.faults.drop_rate)] {
+            if !(0.0..=1.0).contains(&rate) {
+                problems
+                    .push(format!("options.faults.{name}: must be between 0 and 1 (a share of requests)"));
+            }
+        }
+        claim(&self.app.id, "app.id".to_owned(), &mut problems);
+
+        let mut businesses = BTreeSet::new();
+        for (i, business) in self.businesses.iter().enumerate() {
+            claim(&business.id, format!("businesses[{i}]"), &mut problems);
+            businesses.insert(business.id.as_str());
+        }
+
+        let mut wabas = BTreeSet::new();
+        let mut phones: BTreeMap<String, String> = BTreeMap::new();
+        for (w, waba) in self.wabas.iter().enumerate() {
+            let at = format!("wabas[{w}] ({})", waba.name);
+            claim(&waba.id, at.clone(), &mut problems);
+            wabas.insert(waba.id.as_str());
+            if !businesses.contains(waba.business.as_str()) {
+                problems.push(format!(
+                    "{at}.business: no business with id \"{}\" under `businesses`",
+                    waba.business
+                ));
+            }
+            if waba.template_limit == 0 {
+                problems.push(format!("{at}.template_limit: must be at least 1"));
+            }
+            if let Some(funding) = &waba.primary_funding_id
+                && !is_id(funding)
+            {
+                problems.push(format!(
+                    "{at}.primary_funding_id: \"{funding}\" must be digits (or leave the key out for no payment method)"
+                ));
+            }
+            for (a, app) in waba.subscribed_apps.iter().enumerate() {
+                if !is_id(&app.id) {
+                    problems.push(format!("{at}.subscribed_apps[{a}].id: \"{}\" must be digits", app.id));
+                }
+            }
+            let mut names = BTreeSet::new();
+            for (t, template) in waba.templates.iter().enumerate() {
+                let tat = format!("{at}.templates[{t}] ({})", template.name);
+                if let Some(id) = &template.id {
+                    claim(id, tat.clone(), &mut problems);
+                }
+                if template.name.is_empty()
+                    || !template
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    problems.push(format!(
+                        "{tat}.name: template names use lower-case letters, digits and underscores"
+                    ));
+                }
+                if !names.insert((template.name.as_str(), template.language.as_str())) {
+                    problems.push(format!(
+                        "{tat}: the WABA already has a template {} in {}",
+                        template.name, template.language
+                    ));
+                }
+            }
+            for (n, number) in waba.phone_numbers.iter().enumerate() {
+                let nat = format!("{at}.phone_numbers[{n}] ({})", number.display_phone_number);
+                claim(&number.id, nat.clone(), &mut problems);
+                let digits = digits_of(&number.display_phone_number);
+                if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+                    problems.push(format!(
+                        "{nat}.display_phone_number: must hold an E.164 number (country code first, 8 to 15 digits)"
+                    ));
+                } else if let Some(first) = phones.get(&digits) {
+                    problems.push(format!(
+                        "{nat}: the number +{digits} is already listed at {first}; a number lives in one WABA"
+                    ));
+                } else {
+                    phones.insert(digits, nat.clone());
+                }
+            }
+        }
+
+        let mut tokens = BTreeSet::new();
+        for (t, token) in self.tokens.iter().enumerate() {
+            let at = format!("tokens[{t}]{}", label(token.name.as_deref()));
+            if token.token.expose().trim().is_empty() {
+                problems.push(format!("{at}.token: must not be empty"));
+            } else if token.token.expose().chars().any(char::is_whitespace) {
+                problems.push(format!("{at}.token: must not contain whitespace"));
+            } else if !tokens.insert(token.token.expose().to_owned()) {
+                problems.push(format!("{at}.token: the same token is defined twice"));
+            }
+            if let Some(user) = &token.user_id
+                && !is_id(user)
+            {
+                problems.push(format!("{at}.user_id: \"{user}\" must be digits"));
+            }
+            for (key, list) in [("read", &token.read), ("manage", &token.manage)] {
+                for id in list {
+                    if !wabas.contains(id.as_str()) {
+                        problems.push(format!("{at}.{key}: no WABA with id \"{id}\" under `wabas`"));
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn label(name: Option<&str>) -> String {
+    name.map(|n| format!(" ({n})")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+businesses:
+  - { id: "1", name: Acme }
+wabas:
+  - id: "10"
+    name: src
+    business: "1"
+    phone_numbers:
+      - { id: "100", display_phone_number: "+1 631-555-0101", verified_name: Acme }
+tokens:
+  - { token: tok, read: ["10"] }
+"#;
+
+    #[test]
+    fn minimal_world_gets_documented_defaults() {
+        let world = World::from_yaml_str(MINIMAL).expect("valid");
+        assert_eq!(world.options.page_size, 25);
+        assert_eq!(world.options.code_lifetime, Duration::from_secs(600));
+        assert_eq!(world.options.verify_attempts, 5);
+        assert_eq!(world.options.rate_limit.calls_per_hour, 200);
+        assert_eq!(world.options.rate_limit.calls_per_hour_active, 5000);
+        let waba = &world.wabas[0];
+        assert_eq!(waba.template_limit, 250);
+        assert_eq!(waba.account_review_status, ReviewStatus::Approved);
+        let number = &waba.phone_numbers[0];
+        assert_eq!(number.name_status, NameStatus::Approved);
+        assert_eq!(number.platform_type, PlatformType::CloudApi);
+        assert!(!number.is_pin_enabled);
+        assert_eq!(world.tokens[0].scopes.len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_position() {
+        let text = MINIMAL.replace("name: src", "name: src\n    colour: blue");
+        let error = World::from_yaml_str(&text).unwrap_err();
+        match error {
+            SandboxError::WorldSyntax { line, column, message, .. } => {
+                assert!(message.contains("colour"), "{message}");
+                assert_eq!(line, Some(7));
+                assert!(column.is_some());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_enum_values_list_the_accepted_ones() {
+        let text = MINIMAL.replace("verified_name: Acme }", "verified_name: Acme, name_status: OK }");
+        let message = World::from_yaml_str(&text).unwrap_err().to_string();
+        assert!(message.contains("PENDING_REVIEW"), "{message}");
+    }
+
+    #[test]
+    fn semantic_problems_name_the_key() {
+        let text = r#"
+businesses: [{ id: "1", name: Acme }]
+wabas:
+  - id: "10"
+    name: a
+    business: "2"
+    phone_numbers:
+      - { id: "100", display_phone_number: "+1 631-555-0101", verified_name: A }
+  - id: "10"
+    name: b
+    business: "1"
+    phone_numbers:
+      - { id: "101", display_phone_number: "16315550101", verified_name: B }
+tokens:
+  - { token: t, read: ["99"] }
+  - { token: t }
+options: { page_size: 0, faults: { error_rate: 2 } }
+"#;
+        let SandboxError::WorldInvalid { problems, .. } = World::from_yaml_str(text).unwrap_err() else {
+            panic!("expected semantic problems")
+        };
+        let all = problems.join("\n");
+        assert!(all.contains("wabas[0] (a).business"), "{all}");
+        assert!(all.contains("id 10 is already used"), "{all}");
+        assert!(all.contains("+16315550101 is already listed"), "{all}");
+        assert!(all.contains("tokens[0].read: no WABA with id \"99\""), "{all}");
+        assert!(all.contains("same token is defined twice"), "{all}");
+        assert!(all.contains("options.page_size"), "{all}");
+        assert!(all.contains("options.faults.error_rate"), "{all}");
+    }
+
+    #[test]
+    fn token_values_never_appear_in_debug_output() {
+        let world = World::from_yaml_str(MINIMAL).unwrap();
+        assert!(!format!("{world:?}").contains("tok\""));
+    }
+
+    #[test]
+    fn the_example_world_is_valid() {
+        if let Err(error) = World::from_yaml_str(super::super::EXAMPLE_WORLD) {
+            panic!("{error}");
+        }
+    }
+}
