@@ -2,5 +2,13 @@
 //! checks, and the plan's renderings. Nothing here performs I/O.
 
 pub mod model;
+pub mod planner;
+pub mod render;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
 
 pub use model::{Action, Check, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast, Unmanaged};
+pub use planner::{exit_status, plan, plan_digest};

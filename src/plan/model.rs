@@ -155,6 +155,9 @@ pub struct TemplateForecast {
     pub left_out: Vec<String>,
     /// Source templates not eligible, with the reason (`PENDING`, `REJECTED`, low quality).
     pub not_eligible: Vec<(String, String)>,
+    /// Why the forecast is incomplete, when `known` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

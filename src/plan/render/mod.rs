@@ -1,0 +1,166 @@
+//! Owns the plan's renderings (DESIGN §5): `text` for terminals, `markdown` for pull-request
+//! comments, `json` for tools. Each is a pure function of a [`Plan`] returning a `String`; none
+//! decides anything about the migration (that is the planner's job) and none writes anywhere.
+//! Phrases shared by the text and markdown renderings live here so both say the same thing.
+
+mod json;
+mod markdown;
+mod text;
+
+pub use json::json;
+pub use markdown::{MAX_CHARS, markdown};
+pub use text::text;
+
+use super::model::{Action, CheckStatus, NumberPlan, Step, Summary, TemplateForecast};
+
+/// The one-line summary both human renderings end or start with.
+pub fn summary_line(summary: &Summary) -> String {
+    format!(
+        "Plan: {} to migrate, {} to resume, {} in sync, {} blocked, {} unmanaged.",
+        summary.migrate, summary.resume, summary.in_sync, summary.blocked, summary.unmanaged
+    )
+}
+
+/// Terraform's change symbols, extended with blocked.
+pub fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Migrate => "+",
+        Action::Resume => "~",
+        Action::InSync => "=",
+        Action::Blocked => "!",
+    }
+}
+
+pub(crate) fn step_label(step: Step, number: &NumberPlan) -> String {
+    match step {
+        Step::InitiateMigration => "initiate migration".into(),
+        Step::RequestCode => format!("request code by {} ({})", number.code_method, number.language),
+        Step::VerifyCode if number.awaiting_code => "verify the awaited code".into(),
+        Step::VerifyCode => "verify code".into(),
+        Step::Register => "register on the Cloud API".into(),
+        Step::VerifyTemplates => "verify templates".into(),
+    }
+}
+
+pub(crate) fn steps_line(number: &NumberPlan) -> String {
+    let steps: Vec<String> = number.steps.iter().map(|step| step_label(*step, number)).collect();
+    steps.join(" → ")
+}
+
+pub(crate) fn count_checks(number: &NumberPlan, status: CheckStatus) -> usize {
+    number.checks.iter().filter(|check| check.status == status).count()
+}
+
+/// What the action means for this number, after its symbol and phone.
+pub(crate) fn headline(number: &NumberPlan) -> String {
+    let failed = count_checks(number, CheckStatus::Fail);
+    match number.action {
+        Action::Migrate => "will be migrated".into(),
+        Action::Resume if number.awaiting_code => "will be resumed: its verification code is awaited".into(),
+        Action::Resume if number.steps.first() == Some(&Step::Register) => {
+            "will be resumed: verified, not yet registered".into()
+        }
+        Action::Resume => "will be resumed: migration started, not verified yet".into(),
+        Action::InSync => "is in sync".into(),
+        Action::Blocked => {
+            format!("is blocked: {failed} check{} failed", if failed == 1 { "" } else { "s" })
+        }
+    }
+}
+
+/// `WABA <id> (<name>)` for the destination of a number.
+pub(crate) fn destination_label(number: &NumberPlan) -> String {
+    match &number.destination_name {
+        Some(name) => format!("WABA {} ({name})", number.destination_waba),
+        None => format!("WABA {}", number.destination_waba),
+    }
+}
+
+pub(crate) fn source_label(number: &NumberPlan) -> String {
+    match &number.source_waba {
+        Some(id) => format!("WABA {id}"),
+        None => "an unknown WABA".into(),
+    }
+}
+
+/// How many names a list shows before saying "and N more": keeps every rendering bounded.
+const LIST_LIMIT: usize = 10;
+
+pub(crate) fn bounded_list(items: &[String], separator: &str) -> String {
+    let shown: Vec<&str> = items.iter().take(LIST_LIMIT).map(String::as_str).collect();
+    let more = items.len().saturating_sub(LIST_LIMIT);
+    if more > 0 {
+        format!("{}{separator}and {more} more", shown.join(separator))
+    } else {
+        shown.join(separator)
+    }
+}
+
+/// The template forecast in one sentence, then lines of detail (left out, not eligible).
+pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan) -> (String, Vec<String>) {
+    let mut details = Vec::new();
+    if !forecast.known {
+        let reason = forecast.unknown_reason.as_deref().unwrap_or("a side's templates could not be read");
+        let mut line = format!("cannot be forecast: {reason}");
+        if forecast.eligible > 0 {
+            line.push_str(&format!(" ({} eligible in the source)", forecast.eligible));
+        }
+        return (line, details);
+    }
+    // Meta duplicates templates when ownership is verified: after that the forecast is a report
+    // of what arrived, not of what will.
+    let moved = number.action == Action::InSync || !number.steps.contains(&Step::VerifyCode);
+    let left_out = forecast.left_out.len();
+    let to_copy = forecast.eligible.saturating_sub(forecast.already_in_destination + left_out);
+    let headline = if forecast.eligible == 0 && forecast.not_eligible.is_empty() {
+        "the source has no templates".to_owned()
+    } else if moved {
+        if forecast.already_in_destination == forecast.eligible {
+            format!("all {} eligible source templates are in the destination", forecast.eligible)
+        } else {
+            format!(
+                "{} of {} eligible source templates are in the destination; {} missing, re-create them by hand",
+                forecast.already_in_destination,
+                forecast.eligible,
+                forecast.eligible - forecast.already_in_destination
+            )
+        }
+    } else if forecast.eligible == 0 {
+        "none of the source's templates is eligible (APPROVED, GREEN) to be duplicated".to_owned()
+    } else {
+        let mut parts = vec![format!("{to_copy} to be duplicated")];
+        if forecast.already_in_destination > 0 {
+            parts.push(format!("{} already in the destination", forecast.already_in_destination));
+        }
+        if left_out > 0 {
+            parts.push(format!("{left_out} will not fit"));
+        }
+        format!(
+            "{} eligible (APPROVED, GREEN): {}; the destination has room for {}",
+            forecast.eligible,
+            parts.join(", "),
+            forecast.destination_room
+        )
+    };
+    if moved {
+        return (headline, details);
+    }
+    if left_out > 0 {
+        details.push(format!(
+            "will not fit under the {}-template limit, re-create by hand (Meta picks which; listed by name): {}",
+            super::planner::TEMPLATE_LIMIT,
+            bounded_list(&forecast.left_out, ", ")
+        ));
+    }
+    if to_copy > 0 {
+        details.push(
+            "duplicates start with quality UNKNOWN, and Meta may re-categorise or reject them".to_owned(),
+        );
+    }
+    if !forecast.not_eligible.is_empty() {
+        let items: Vec<String> =
+            forecast.not_eligible.iter().map(|(name, reason)| format!("{name}: {reason}")).collect();
+        details.push(format!("not eligible, will not move: {}", bounded_list(&items, "; ")));
+    }
+    (headline, details)
+}
