@@ -2,10 +2,14 @@
 //! into options for one library call. No business logic lives here.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::PlanFormat;
 use crate::diag::ToDiagnostics;
+use crate::graph::GraphClient;
+use crate::manifest::LoadedManifest;
 use crate::ui::{ColorChoice, Level, LogFormat, Ui};
 use crate::{Error, ExitStatus};
 
@@ -34,6 +38,21 @@ pub struct GlobalOptions {
         global = true
     )]
     pub manifest: PathBuf,
+    /// Graph API base URL (plain http only for loopback hosts).
+    #[arg(long = "graph-url", env = "WAMIG_GRAPH_URL", default_value = crate::graph::DEFAULT_GRAPH_URL, global = true)]
+    pub graph_url: String,
+    /// Graph API version, like v23.0 (default: the manifest's graph.api_version, else a current version).
+    #[arg(long = "api-version", env = "WAMIG_API_VERSION", global = true)]
+    pub api_version: Option<String>,
+    /// File holding the access token (else WAMIG_ACCESS_TOKEN holds the token itself).
+    #[arg(long = "token-file", global = true)]
+    pub token_file: Option<PathBuf>,
+    /// The journal [default: .wamig/state.json beside the manifest].
+    #[arg(long = "state", env = "WAMIG_STATE", global = true)]
+    pub state: Option<PathBuf>,
+    /// Where verification codes are read from [default: .wamig/codes beside the manifest].
+    #[arg(long = "codes-dir", env = "WAMIG_CODES_DIR", global = true)]
+    pub codes_dir: Option<PathBuf>,
     /// When to colour output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
@@ -52,6 +71,14 @@ pub struct GlobalOptions {
 pub enum Command {
     /// Parse and check the manifest offline (no network).
     Validate,
+    /// Observe the live state and print the plan.
+    Plan(PlanArgs),
+    /// Plan (or load PLAN_FILE), confirm, and execute.
+    Apply(ApplyArgs),
+    /// Render a saved plan (no network).
+    Show(ShowArgs),
+    /// Per number: the live state and what the journal remembers.
+    Status,
     /// Print the manifest JSON Schema.
     Schema(SchemaArgs),
     /// Serve a local Graph API emulator from a world file (see examples/sandbox/README.md).
@@ -96,6 +123,62 @@ fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
 fn parse_rate(text: &str) -> Result<f64, String> {
     let rate: f64 = text.trim().parse().map_err(|_| format!("\"{text}\" is not a number"))?;
     if (0.0..=1.0).contains(&rate) { Ok(rate) } else { Err("must be between 0 and 1".to_owned()) }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Also save the plan to this file, for `wamig apply FILE` or `wamig show FILE`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes (0 when there is nothing to do).
+    #[arg(long = "detailed-exitcode")]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `wamig plan --out`; refused when stale or expired.
+    pub plan_file: Option<PathBuf>,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    /// Keep polling the codes directory this long (e.g. 15m) before stopping with exit 3.
+    #[arg(long = "wait-for-codes", value_parser = parse_duration)]
+    pub wait_for_codes: Option<Duration>,
+    /// How many numbers to work on at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Refuse to start more new migrations than this.
+    #[arg(long = "max-migrations")]
+    pub max_migrations: Option<usize>,
+    /// Request a new code even within the 10-minute cooldown of the last request.
+    #[arg(long = "resend-code")]
+    pub resend_code: bool,
+    /// Act on this number only (repeatable).
+    #[arg(long = "target", value_name = "PHONE")]
+    pub targets: Vec<String>,
+    /// Waits between register retries while Meta provisions the display name (comma-separated).
+    #[arg(long = "register-backoff", hide = true, value_delimiter = ',', value_parser = parse_duration)]
+    pub register_backoff: Vec<Duration>,
+    /// How often the codes directory is polled while waiting.
+    #[arg(long = "poll-interval", hide = true, value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan.
+    pub plan_file: PathBuf,
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text)
 }
 
 #[derive(Debug, Args)]
@@ -153,7 +236,91 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         )
         .map(|()| ExitStatus::Success)
         .map_err(Error::from),
+        Command::Show(args) => crate::commands::show(&args.plan_file, args.format, ui),
+        Command::Plan(args) => {
+            let manifest = crate::manifest::load(&cli.global.manifest)?;
+            let client = graph_client(&cli.global, &manifest, ui, 4)?;
+            let options = crate::commands::PlanOptions {
+                format: args.format,
+                out: args.out,
+                detailed_exitcode: args.detailed_exitcode,
+                state_path: state_path(&cli.global, &manifest),
+            };
+            runtime()?.block_on(crate::commands::plan(&manifest, &client, &options, ui))
+        }
+        Command::Status => {
+            let manifest = crate::manifest::load(&cli.global.manifest)?;
+            let client = graph_client(&cli.global, &manifest, ui, 4)?;
+            let state = state_path(&cli.global, &manifest);
+            runtime()?.block_on(crate::commands::status(&manifest, &client, &state, ui))
+        }
+        Command::Apply(args) => {
+            let manifest = crate::manifest::load(&cli.global.manifest)?;
+            let client = graph_client(&cli.global, &manifest, ui, usize::from(args.parallelism).max(4))?;
+            let mut targets = Vec::new();
+            for target in &args.targets {
+                let phone = crate::manifest::PhoneNumber::parse(target)
+                    .map_err(|e| Error::usage(format!("--target {target}: {e}"), e.hint()))?;
+                targets.push(phone);
+            }
+            let mut timing = crate::apply::engine::Timing::default();
+            if !args.register_backoff.is_empty() {
+                timing.register_backoff = args.register_backoff.clone();
+            }
+            if let Some(interval) = args.poll_interval {
+                timing.poll_interval = interval;
+            }
+            let options = crate::apply::run::ApplyOptions {
+                plan_file: args.plan_file,
+                state_path: state_path(&cli.global, &manifest),
+                codes_dir: codes_dir(&cli.global, &manifest),
+                auto_approve: args.auto_approve,
+                wait_for_codes: args.wait_for_codes,
+                parallelism: usize::from(args.parallelism),
+                max_migrations: args.max_migrations,
+                resend_code: args.resend_code,
+                targets,
+                timing,
+                env: std::sync::Arc::new(crate::apply::codes::process_env),
+            };
+            runtime()?.block_on(crate::apply::run::run(&manifest, client, options, ui))
+        }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        Error::usage(format!("cannot start the async runtime: {e}"), "this is a bug in wamig or the system")
+    })
+}
+
+pub fn state_path(global: &GlobalOptions, manifest: &LoadedManifest) -> PathBuf {
+    global.state.clone().unwrap_or_else(|| manifest.beside(".wamig/state.json"))
+}
+
+pub fn codes_dir(global: &GlobalOptions, manifest: &LoadedManifest) -> PathBuf {
+    global.codes_dir.clone().unwrap_or_else(|| manifest.beside(".wamig/codes"))
+}
+
+/// The Graph client for a command: token from `--token-file` or WAMIG_ACCESS_TOKEN, version
+/// from the flag, else the manifest, else wamig's default.
+fn graph_client(
+    global: &GlobalOptions,
+    manifest: &LoadedManifest,
+    ui: &Ui,
+    concurrency: usize,
+) -> Result<GraphClient, Error> {
+    let token = crate::graph::load_token(global.token_file.as_deref())?;
+    let version = global
+        .api_version
+        .clone()
+        .or_else(|| manifest.desired.api_version.clone())
+        .unwrap_or_else(|| crate::graph::DEFAULT_API_VERSION.to_owned());
+    let config = crate::graph::GraphConfig::new(&global.graph_url, &version, token)?
+        .with_app_secret(crate::graph::app_secret_from_env())
+        .with_ui(ui.clone())
+        .with_max_concurrency(concurrency);
+    Ok(GraphClient::new(config)?)
 }
 
 /// Renders an error for stderr, with a closing count when a manifest has several problems.

@@ -13,6 +13,13 @@ pub enum Error {
     Graph(#[from] crate::graph::GraphError),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error(transparent)]
+    PlanFile(#[from] crate::planfile::PlanFileError),
+    #[error(transparent)]
+    Pin(#[from] crate::apply::codes::PinError),
+    /// Several problems found together (every PIN checked before the first write, say).
+    #[error("{} problems", .0.len())]
+    Many(Vec<Diagnostic>),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 }
@@ -30,6 +37,9 @@ impl ToDiagnostics for Error {
             Error::Journal(error) => error.diagnostics(),
             Error::Graph(error) => error.diagnostics(),
             Error::Sandbox(error) => error.diagnostics(),
+            Error::PlanFile(error) => error.diagnostics(),
+            Error::Pin(error) => error.diagnostics(),
+            Error::Many(diagnostics) => diagnostics.clone(),
             Error::Usage { message, hint } => {
                 vec![Diagnostic::new(message.clone()).with_optional_hint(hint.clone())]
             }

@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod commands;
 pub mod diag;
 pub mod digest;
 pub mod duration;
@@ -18,6 +19,7 @@ pub mod journal;
 pub mod manifest;
 pub mod observe;
 pub mod plan;
+pub mod planfile;
 pub mod sandbox;
 pub mod secret;
 pub mod ui;

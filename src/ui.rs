@@ -250,6 +250,14 @@ impl Ui {
         }
     }
 
+    /// An event only machine readers want (`plan_ready`, `summary` counts): emitted in json mode,
+    /// silent in text mode where the same facts are already printed for people.
+    pub fn machine_event(&self, level: Level, event: &str, message: &str, fields: serde_json::Value) {
+        if self.log_format == LogFormat::Json {
+            self.event(level, event, message, fields);
+        }
+    }
+
     pub fn info(&self, event: &str, message: &str) {
         self.event(Level::Info, event, message, serde_json::Value::Null);
     }

@@ -23,7 +23,7 @@ use wamig::graph::{
 use wamig::secret::Secret;
 use wamig::ui::{Level, LogFormat, Ui};
 
-const TOKEN: &str = "EAAcanaryToken0123456789";
+const TOKEN: &str = "canary-token-0123456789";
 const APP_SECRET: &str = "canary-app-secret-42";
 const WABA: &str = "104996122399160";
 const PN: &str = "106540352242922";

@@ -10,9 +10,9 @@ use wamig::sandbox::{
     DropPhase, Faults, NumberStatus, SandboxHandle, SandboxOptions, TemplateStatus, World, start,
 };
 
-const ACME: &str = "EAAGsandboxAcmeSystemUser0001";
-const READ_ONLY: &str = "EAAGsandboxAcmeReadOnly00003";
-const INITECH: &str = "EAAGsandboxInitechPartner0004";
+const ACME: &str = "sandbox-token-acme-system-user";
+const READ_ONLY: &str = "sandbox-token-acme-read-only";
+const INITECH: &str = "sandbox-token-initech-partner";
 const SOURCE: &str = "102289599326934";
 const DEST: &str = "104996122399160";
 const NO_WEBHOOKS: &str = "105000000000002";
@@ -321,7 +321,7 @@ async fn error_envelopes() {
     assert_eq!(answer.error()["type"], "OAuthException");
     assert!(answer.headers.contains_key("www-authenticate"));
 
-    let answer = env.get(&format!("/{SOURCE}"), "EAAGsandboxExpiredToken00005").await;
+    let answer = env.get(&format!("/{SOURCE}"), "sandbox-token-expired").await;
     assert_eq!((answer.code(), answer.error()["error_subcode"].as_i64()), (190, Some(463)));
 
     let answer = env.send(env.client.get(env.url(&format!("/{SOURCE}")))).await;
@@ -662,7 +662,7 @@ async fn partners_and_permissions() {
     let answer = env
         .post_json(
             &format!("/{id}/register"),
-            "EAAGsandboxAcmeNoMessaging0002",
+            "sandbox-token-acme-no-messaging",
             json!({"messaging_product": "whatsapp", "pin": "123456"}),
         )
         .await;
@@ -942,7 +942,7 @@ async fn token_introspection() {
     let answer = env.get("/debug_token", ACME).await;
     assert_eq!(answer.error()["message"], "(#100) The parameter input_token is required");
 
-    let answer = env.get("/me/permissions", "EAAGsandboxAcmeNoMessaging0002").await;
+    let answer = env.get("/me/permissions", "sandbox-token-acme-no-messaging").await;
     assert_eq!(
         answer.body,
         json!({"data": [{"permission": "whatsapp_business_management", "status": "granted"}]})

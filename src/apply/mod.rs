@@ -5,3 +5,4 @@ pub mod codes;
 pub mod decide;
 pub mod engine;
 pub mod report;
+pub mod run;

@@ -112,6 +112,14 @@ impl LoadedManifest {
     pub fn base_dir(&self) -> PathBuf {
         base_dir_of(&self.path)
     }
+
+    /// A path beside the manifest (`.wamig/state.json`), shown without a leading `./`.
+    pub fn beside(&self, relative: &str) -> PathBuf {
+        match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.join(relative),
+            _ => PathBuf::from(relative),
+        }
+    }
 }
 
 fn base_dir_of(path: &Path) -> PathBuf {

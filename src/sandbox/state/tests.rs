@@ -3,10 +3,10 @@
 use super::*;
 use crate::sandbox::world::World;
 
-const ACME: &str = "EAAGsandboxAcmeSystemUser0001";
-const NO_MESSAGING: &str = "EAAGsandboxAcmeNoMessaging0002";
-const READ_ONLY: &str = "EAAGsandboxAcmeReadOnly00003";
-const INITECH: &str = "EAAGsandboxInitechPartner0004";
+const ACME: &str = "sandbox-token-acme-system-user";
+const NO_MESSAGING: &str = "sandbox-token-acme-no-messaging";
+const READ_ONLY: &str = "sandbox-token-acme-read-only";
+const INITECH: &str = "sandbox-token-initech-partner";
 const SOURCE: &str = "102289599326934";
 const DEST: &str = "104996122399160";
 const UNFUNDED: &str = "105000000000001";
@@ -412,7 +412,7 @@ fn manage_and_scope_permissions() {
 fn unknown_and_expired_tokens() {
     let state = state();
     assert_eq!(state.authenticate("nope").unwrap_err().code, 190);
-    let error = state.authenticate("EAAGsandboxExpiredToken00005").unwrap_err();
+    let error = state.authenticate("sandbox-token-expired").unwrap_err();
     assert_eq!((error.code, error.subcode), (190, Some(463)));
 }
 

@@ -1,0 +1,311 @@
+//! Owns one `wamig apply` from start to end: lock the journal (before any API call), observe,
+//! plan (or check a saved plan), show the plan, check everything needed before the first write
+//! (targets, PINs, `--max-migrations`), confirm, run the numbers in parallel, and report. Ctrl-C
+//! lets the calls in flight finish, saves the journal and ends with 130.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::codes;
+use super::engine::{self, Cancel, Env, Shared, Timing};
+use super::report::{self, NumberOutcome};
+use crate::diag::Diagnostic;
+use crate::graph::GraphClient;
+use crate::journal::Journal;
+use crate::journal::lock::JournalLock;
+use crate::manifest::{LoadedManifest, PhoneNumber};
+use crate::plan::{Action, Step};
+use crate::ui::{Level, Ui};
+use crate::{Error, ExitStatus};
+
+pub struct ApplyOptions {
+    pub plan_file: Option<PathBuf>,
+    pub state_path: PathBuf,
+    pub codes_dir: PathBuf,
+    pub auto_approve: bool,
+    pub wait_for_codes: Option<Duration>,
+    pub parallelism: usize,
+    pub max_migrations: Option<usize>,
+    pub resend_code: bool,
+    pub targets: Vec<PhoneNumber>,
+    pub timing: Timing,
+    pub env: Env,
+}
+
+pub async fn run(
+    manifest: &LoadedManifest,
+    client: GraphClient,
+    options: ApplyOptions,
+    ui: &Ui,
+) -> Result<ExitStatus, Error> {
+    let desired = &manifest.desired;
+    for target in &options.targets {
+        if !desired.numbers.iter().any(|n| n.phone == *target) {
+            return Err(Error::usage(
+                format!("--target {target} is not in the manifest {}", manifest.path.display()),
+                "give numbers listed in the manifest (any formatting of them works)",
+            ));
+        }
+    }
+
+    let lock = JournalLock::acquire(&options.state_path, "wamig apply")?;
+    if let Some(previous) = &lock.taken_over_from {
+        ui.warn(
+            "lock_taken_over",
+            &format!("took over the journal lock left by {previous}, which is no longer running"),
+        );
+    }
+    let journal = Journal::load(&options.state_path)?;
+
+    let snapshot = crate::observe::observe(&client, desired, ui).await?;
+    let now = jiff::Timestamp::now();
+    let plan = crate::plan::planner::plan(desired, &manifest.digest, &snapshot, &journal, now);
+    if let Some(path) = &options.plan_file {
+        let saved = crate::planfile::load(path)?;
+        crate::planfile::check_fresh(&saved, path, &manifest.digest, &snapshot.digest(), now)?;
+        ui.info(
+            "saved_plan",
+            &format!("applying the saved plan {} (digest {})", path.display(), &saved.digest[..12]),
+        );
+    }
+    ui.out(&crate::plan::render::text(&plan, &ui.styles));
+    ui.event(
+        Level::Info,
+        "plan_ready",
+        "plan ready",
+        json!({"summary": plan.summary, "digest": plan.digest}),
+    );
+
+    let targeted =
+        |phone: &str| options.targets.is_empty() || options.targets.iter().any(|t| t.e164() == phone);
+    let work: Vec<_> = plan
+        .numbers
+        .iter()
+        .filter(|n| matches!(n.action, Action::Migrate | Action::Resume) && targeted(&n.phone))
+        .collect();
+    let blocked: Vec<String> = plan
+        .numbers
+        .iter()
+        .filter(|n| n.action == Action::Blocked && targeted(&n.phone))
+        .map(|n| n.phone.clone())
+        .collect();
+    let blocked_status = if blocked.is_empty() { ExitStatus::Success } else { ExitStatus::Blocked };
+    if work.is_empty() {
+        ui.out(&report::render_summary(&[], &blocked, &ui.styles));
+        ui.out("\nNothing to do.\n");
+        return Ok(blocked_status);
+    }
+
+    // Everything the writes will need is checked before the first one.
+    let migrations = work.iter().filter(|n| n.action == Action::Migrate).count();
+    if let Some(limit) = options.max_migrations
+        && migrations > limit
+    {
+        return Err(Error::usage(
+            format!(
+                "this apply would start {migrations} new migrations, more than --max-migrations {limit}; nothing was done"
+            ),
+            "raise --max-migrations, or narrow the run with --target PHONE",
+        ));
+    }
+    let mut pins = HashMap::new();
+    let mut problems = Vec::new();
+    for number_plan in &work {
+        let Some(number) = desired.numbers.iter().find(|n| n.phone.e164() == number_plan.phone) else {
+            continue;
+        };
+        if !number_plan.steps.contains(&Step::Register) {
+            continue;
+        }
+        let Some(reference) = &number.pin else {
+            problems.push(
+                Diagnostic::new(format!("{} will be registered but has no PIN reference", number.phone))
+                    .with_hint("add `pin: { env: WAMIG_PIN }` to the manifest"),
+            );
+            continue;
+        };
+        match codes::resolve_pin(&number.phone, reference, &*options.env) {
+            Ok(pin) => {
+                pins.insert(number.phone.e164(), pin);
+            }
+            Err(error) => problems.extend(crate::diag::ToDiagnostics::diagnostics(&error)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Many(problems));
+    }
+
+    if !options.auto_approve {
+        if !ui.stdin_is_terminal {
+            return Err(Error::usage(
+                "apply changes live phone numbers and needs a confirmation, but stdin is not a terminal",
+                "review the plan, then run `wamig apply --auto-approve` (in CI, after the plan was approved)",
+            ));
+        }
+        let answer = tokio::task::spawn_blocking(|| {
+            eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            line
+        })
+        .await
+        .unwrap_or_default();
+        if answer.trim() != "yes" {
+            ui.out("Apply cancelled; nothing was done.\n");
+            return Ok(ExitStatus::Error);
+        }
+    }
+
+    let cancel = Arc::new(Cancel::default());
+    let interrupt = {
+        let (cancel, ui) = (cancel.clone(), ui.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                ui.warn("interrupted", "interrupted: finishing the calls in flight, then saving progress");
+                cancel.cancel();
+            }
+        })
+    };
+    let prompt = ui.stdin_is_terminal && !options.auto_approve && options.wait_for_codes.is_none();
+    let shared = Arc::new(Shared {
+        client,
+        journal: Mutex::new(journal),
+        state_path: options.state_path.clone(),
+        codes_dir: options.codes_dir.clone(),
+        env: options.env.clone(),
+        ui: ui.clone(),
+        cancel: cancel.clone(),
+        wait_until: options.wait_for_codes.map(|d| Instant::now() + d),
+        prompt,
+        prompt_lock: tokio::sync::Mutex::new(()),
+        resend: options.resend_code,
+        timing: options.timing.clone(),
+        snapshot: Arc::new(snapshot),
+        pins,
+        waiting: Mutex::new(Vec::new()),
+    });
+    let countdown = options.wait_for_codes.map(|total| tokio::spawn(countdown(shared.clone(), total)));
+
+    let permits = Arc::new(tokio::sync::Semaphore::new(options.parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, number_plan) in work.iter().enumerate() {
+        let Some(number) = desired.numbers.iter().find(|n| n.phone.e164() == number_plan.phone).cloned()
+        else {
+            continue;
+        };
+        let (shared, permits, number_plan) = (shared.clone(), permits.clone(), (*number_plan).clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let outcome = engine::run_number(&shared, &number, &number_plan).await;
+            (index, number_plan.phone.clone(), outcome)
+        });
+    }
+    let mut outcomes: Vec<(usize, String, NumberOutcome)> = Vec::new();
+    let mut fatal = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, phone, Ok(outcome))) => outcomes.push((index, phone, outcome)),
+            Ok((_, _, Err(error))) => {
+                // The journal can no longer be written: stop every number now.
+                cancel.cancel();
+                fatal.get_or_insert(error);
+            }
+            Err(join_error) => {
+                cancel.cancel();
+                ui.event(
+                    Level::Error,
+                    "task_failed",
+                    &format!("a number's task ended abnormally: {join_error}"),
+                    json!({}),
+                );
+            }
+        }
+    }
+    interrupt.abort();
+    if let Some(countdown) = countdown {
+        countdown.abort();
+    }
+    outcomes.sort_by_key(|(index, _, _)| *index);
+    let outcomes: Vec<(String, NumberOutcome)> = outcomes.into_iter().map(|(_, p, o)| (p, o)).collect();
+    drop(lock);
+
+    ui.out(&report::render_summary(&outcomes, &blocked, &ui.styles));
+    ui.out(&report::render_handoff(&outcomes, &options.state_path, &ui.styles));
+    let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
+    ui.machine_event(
+        Level::Info,
+        "summary",
+        &format!(
+            "apply finished: {} done, {} waiting for a code, {} failed, {} blocked, {} interrupted",
+            counts("done"),
+            counts("waiting"),
+            counts("failed"),
+            blocked.len(),
+            counts("interrupted")
+        ),
+        json!({
+            "done": counts("done"), "waiting": counts("waiting"), "failed": counts("failed"),
+            "blocked": blocked.len(), "interrupted": counts("interrupted"),
+            "requests": shared.client.request_count(),
+        }),
+    );
+    if let Some(error) = fatal {
+        return Err(match error {
+            engine::EngineError::Journal(error) => Error::Journal(error),
+        });
+    }
+    let mut status = blocked_status;
+    if counts("waiting") > 0 {
+        status = status.combine(ExitStatus::AwaitingCodes);
+    }
+    if counts("interrupted") > 0 || cancel.is_cancelled() {
+        status = status.combine(ExitStatus::Interrupted);
+    }
+    if counts("failed") > 0 {
+        status = status.combine(ExitStatus::Error);
+    }
+    Ok(status)
+}
+
+/// While `--wait-for-codes` runs: which numbers wait and how long is left, on one rewritten line
+/// on a terminal, as a log line every 30 seconds otherwise.
+async fn countdown(shared: Arc<Shared>, total: Duration) {
+    let start = Instant::now();
+    let tty = shared.ui.stderr_is_terminal && shared.ui.log_format == crate::ui::LogFormat::Text;
+    let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    let mut tick = 0usize;
+    let mut last_log: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(if tty { 200 } else { 1000 })).await;
+        let waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let left = total.saturating_sub(start.elapsed());
+        if waiting.is_empty() {
+            if tty {
+                shared.ui.err("\r\x1b[2K");
+            }
+            continue;
+        }
+        let line = format!(
+            "waiting for codes for {} ({} left; put each code in {}/<digits>)",
+            waiting.join(", "),
+            crate::duration::display(left),
+            shared.codes_dir.display()
+        );
+        if tty {
+            tick += 1;
+            shared.ui.err(&format!("\r\x1b[2K{} {line}", frames[tick % frames.len()]));
+        } else if last_log.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
+            last_log = Some(Instant::now());
+            shared.ui.event(
+                Level::Info,
+                "awaiting_code",
+                &line,
+                json!({"waiting": waiting, "seconds_left": left.as_secs(), "codes_dir": shared.codes_dir}),
+            );
+        }
+    }
+}
