@@ -61,7 +61,7 @@ pub async fn plan(
         &format!("observed {} WABAs in {} requests", snapshot.wabas.len(), client.request_count()),
         json!({"wabas": snapshot.wabas.len(), "requests": client.request_count()}),
     );
-    ui.event(
+    ui.machine_event(
         Level::Info,
         "plan_ready",
         "plan ready",

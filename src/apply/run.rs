@@ -73,7 +73,7 @@ pub async fn run(
         );
     }
     ui.out(&crate::plan::render::text(&plan, &ui.styles));
-    ui.event(
+    ui.machine_event(
         Level::Info,
         "plan_ready",
         "plan ready",

@@ -4,5 +4,6 @@
 mod support;
 
 mod examples;
+mod rig_smoke;
 mod schema;
 mod validate;
