@@ -83,6 +83,17 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Serve a local Graph API emulator from a world file (see examples/sandbox/README.md).
     Sandbox(SandboxArgs),
+    /// Walk a whole migration against a built-in sandbox: no credentials, no network.
+    Demo,
+    /// Print shell completions, e.g. `wamig completions bash > ~/.local/share/bash-completion/completions/wamig`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +247,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         )
         .map(|()| ExitStatus::Success)
         .map_err(Error::from),
+        Command::Demo => crate::demo::run(ui),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "wamig", &mut script);
+            ui.out(&String::from_utf8_lossy(&script));
+            Ok(ExitStatus::Success)
+        }
         Command::Show(args) => crate::commands::show(&args.plan_file, args.format, ui),
         Command::Plan(args) => {
             let manifest = crate::manifest::load(&cli.global.manifest)?;

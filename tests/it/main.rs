@@ -3,6 +3,8 @@
 
 mod support;
 
+mod completions;
+mod demo;
 mod examples;
 mod rig_smoke;
 mod schema;
