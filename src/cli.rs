@@ -342,6 +342,39 @@ fn graph_client(
     Ok(GraphClient::new(config)?)
 }
 
+/// Reports the error a command ended with: rendered for people, or, with `--log-format json`,
+/// as one `error` event carrying every problem, so a log reader never has to parse prose.
+pub fn report_error(error: &Error, ui: &Ui) {
+    if ui.log_format != LogFormat::Json {
+        ui.err(&render_error(error, ui));
+        return;
+    }
+    let diagnostics = error.diagnostics();
+    let problems: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "message": d.message,
+                "location": d.location.as_ref().map(|l| serde_json::json!({
+                    "path": l.path, "line": l.line, "column": l.column,
+                })),
+                "causes": d.causes,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    let (message, hint) = match diagnostics.as_slice() {
+        [only] => (only.message.clone(), only.hint.clone()),
+        many => (format!("{} problems found", many.len()), None),
+    };
+    ui.event(
+        Level::Error,
+        "error",
+        &message,
+        serde_json::json!({"hint": hint, "problems": problems, "exit_code": ExitStatus::Error.code()}),
+    );
+}
+
 /// Renders an error for stderr, with a closing count when a manifest has several problems.
 pub fn render_error(error: &Error, ui: &Ui) -> String {
     let mut text = crate::diag::render(&error.diagnostics(), &ui.stderr_styles);

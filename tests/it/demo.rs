@@ -80,7 +80,9 @@ fn the_demo_speaks_json_events_when_asked() {
     let events: Vec<serde_json::Value> =
         transcript.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
-    for name in ["plan_ready", "step_started", "step_finished", "retry", "verified", "summary"] {
+    for name in
+        ["plan_ready", "step_started", "step_finished", "awaiting_code", "retry", "verified", "summary"]
+    {
         assert!(names.contains(&name), "no {name} event in {names:?}");
     }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod completions;
 mod demo;
+mod events;
 mod examples;
 mod rig_smoke;
 mod schema;
