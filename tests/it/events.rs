@@ -98,6 +98,11 @@ fn apply_emits_the_documented_events_and_no_secret() {
     assert_eq!(named(&events_2, "verified")[0]["report"]["registered"], true);
     assert_eq!(named(&events_2, "summary")[0]["done"], 1);
 
+    let documented = std::fs::read_to_string(crate::support::repo_root().join("docs/events.md")).unwrap();
+    for event in events_1.iter().chain(&events_2) {
+        let name = event["event"].as_str().unwrap();
+        assert!(documented.contains(&format!("### `{name}`")), "docs/events.md does not document {name}");
+    }
     for (events, output) in [(&events_1, &first), (&events_2, &second)] {
         assert_absent(events, output, &code, "code");
         assert_absent(events, output, PIN, "PIN");
