@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ci_recipes;
 mod completions;
 mod demo;
 mod events;
