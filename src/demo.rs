@@ -218,10 +218,12 @@ async fn walk(dir: &Path, ui: &Ui) -> Result<ExitStatus, Error> {
          \x20 export WAMIG_GRAPH_URL=http://127.0.0.1:4010 WAMIG_ACCESS_TOKEN=sandbox-token-acme-system-user\n\
          \x20 export WAMIG_PIN=123456\n\
          \x20 # save the manifest above as wamig.yaml in an empty directory, then:\n\
-         \x20 wamig plan\n\
-         \x20 wamig apply --auto-approve\n\
+         \x20 wamig plan                  # +1 631-555-0105 is blocked, as above\n\
+         \x20 curl -X POST http://127.0.0.1:4010/_sandbox/numbers/+16315550105 -d '{\"is_pin_enabled\": false}'\n\
+         \x20 wamig apply --auto-approve  # exit 3: codes requested\n\
          \x20 export WAMIG_CODE_16315550101=$(cat /tmp/wamig-phones/16315550101)\n\
-         \x20 wamig apply --auto-approve\n\
+         \x20 export WAMIG_CODE_16315550105=$(cat /tmp/wamig-phones/16315550105)\n\
+         \x20 wamig apply --auto-approve  # exit 0\n\
          \n\
          Then: `wamig plan --format markdown` (a pull-request comment), `--log-format json` (one event\n\
          per line, see docs/events.md), `wamig completions bash|zsh|fish`, and the CI recipes in\n\
@@ -294,4 +296,24 @@ fn deliver_code(sandbox: &SandboxHandle, phone: &str, codes_dir: &Path) -> Resul
     let file = codes_dir.join(crate::manifest::phone::digits_only(phone));
     std::fs::write(&file, code).map_err(DemoError::Workspace)?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_manifest_is_valid() {
+        let loaded = crate::manifest::parse(&manifest_text(), Path::new("wamig.yaml")).unwrap();
+        assert_eq!(loaded.desired.numbers.len(), 2);
+    }
+
+    #[test]
+    fn an_unexpected_outcome_is_an_error_with_a_hint() {
+        assert!(expect("wamig apply", ExitStatus::AwaitingCodes, ExitStatus::AwaitingCodes).is_ok());
+        let error = expect("wamig apply", ExitStatus::AwaitingCodes, ExitStatus::Blocked).unwrap_err();
+        let diagnostics = error.diagnostics();
+        assert_eq!(diagnostics[0].message, "the demo expected `wamig apply` to exit 3, but it exited 4");
+        assert!(diagnostics[0].hint.as_deref().unwrap().contains("bug"));
+    }
 }
