@@ -85,7 +85,11 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Walk a whole migration against a built-in sandbox: no credentials, no network.
     Demo,
-    /// Print shell completions, e.g. `wamig completions bash > ~/.local/share/bash-completion/completions/wamig`.
+    /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
+    ///
+    /// For example `wamig completions bash > ~/.local/share/bash-completion/completions/wamig`,
+    /// `wamig completions zsh > ~/.zfunc/_wamig` (with ~/.zfunc in fpath), or
+    /// `wamig completions fish > ~/.config/fish/completions/wamig.fish`.
     Completions(CompletionsArgs),
 }
 
