@@ -263,7 +263,20 @@ fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, 
         .iter()
         .map(|(phone, outcome)| {
             let steps: Vec<&str> = outcome.steps_done().iter().map(|s| s.as_str()).collect();
-            json!({"phone": phone, "outcome": outcome.label(), "steps_done": steps})
+            let mut entry = json!({"phone": phone, "outcome": outcome.label(), "steps_done": steps});
+            let more = match outcome {
+                NumberOutcome::Failed { step, message, hint, .. } => {
+                    json!({"failed_step": step.as_str(), "error": message, "hint": hint})
+                }
+                NumberOutcome::AwaitingCode { requested_at, env_var, file, .. } => {
+                    json!({"requested_at": requested_at.to_string(), "env_var": env_var, "code_file": file})
+                }
+                _ => json!({}),
+            };
+            if let (Some(entry), serde_json::Value::Object(more)) = (entry.as_object_mut(), more) {
+                entry.extend(more);
+            }
+            entry
         })
         .collect();
     ui.machine_event(

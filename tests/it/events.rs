@@ -77,6 +77,8 @@ fn apply_emits_the_documented_events_and_no_secret() {
     let summary = named(&events_1, "summary");
     assert_eq!(summary.len(), 1);
     assert_eq!(summary[0]["waiting"], 1);
+    assert_eq!(summary[0]["numbers"][0]["outcome"], "waiting");
+    assert_eq!(summary[0]["numbers"][0]["env_var"], "WAMIG_CODE_16315550101");
 
     let code = rig.sent_code("16315550101");
     let second = rig
@@ -130,4 +132,25 @@ fn a_fatal_error_is_one_error_event() {
     assert_eq!(error["problems"].as_array().unwrap().len(), 1);
     assert_eq!(error["exit_code"], 1);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("hint:"), "no human rendering in json mode");
+}
+
+#[test]
+fn a_wrong_code_fails_the_number_with_a_hint_and_without_the_code() {
+    let rig = Rig::new(&manifest());
+    let args = ["--log-format", "json", "apply", "--auto-approve"];
+    let first = rig.wamig().env("WAMIG_PIN", PIN).args(args).output().unwrap();
+    assert_eq!(first.status.code(), Some(3), "{}", transcript(&first));
+    let wrong = if rig.sent_code("16315550101") == "918273" { "918274" } else { "918273" };
+    let second =
+        rig.wamig().env("WAMIG_PIN", PIN).env("WAMIG_CODE_16315550101", wrong).args(args).output().unwrap();
+    assert_eq!(second.status.code(), Some(1), "{}", transcript(&second));
+    let events = events(&second);
+    let failed = named(&events, "step_failed");
+    assert_eq!(failed.len(), 1, "{events:?}");
+    assert_eq!(failed[0]["step"], "verify_code");
+    let number = &named(&events, "summary")[0]["numbers"][0];
+    assert_eq!(number["outcome"], "failed");
+    assert_eq!(number["failed_step"], "verify_code");
+    assert!(number["hint"].as_str().unwrap().contains("--resend-code"), "{number}");
+    assert_absent(&events, &second, wrong, "wrong code");
 }
