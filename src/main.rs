@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match wamig::cli::run(cli, &ui) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
-            ui.err(&wamig::cli::render_error(&error, &ui));
+            wamig::cli::report_error(&error, &ui);
             ExitCode::from(wamig::ExitStatus::Error.code())
         }
     }

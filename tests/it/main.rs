@@ -3,6 +3,10 @@
 
 mod support;
 
+mod ci_recipes;
+mod completions;
+mod demo;
+mod events;
 mod examples;
 mod rig_smoke;
 mod schema;
