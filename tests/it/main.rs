@@ -4,6 +4,7 @@
 mod support;
 
 mod ci_recipes;
+mod cli_usage;
 mod completions;
 mod demo;
 mod events;
