@@ -836,7 +836,14 @@ impl Run<'_> {
             .ok()
             .map(|list| list.iter().map(observe::template_view).collect::<Vec<_>>());
         report.templates = match (source_templates, destination_templates) {
-            (Some(source), Some(destination)) => Some(TemplateReport::compare(&source, &destination)),
+            (Some(source), Some(destination)) => {
+                let before = shared
+                    .snapshot
+                    .waba(&self.number.destination_waba)
+                    .and_then(|w| w.templates.clone())
+                    .unwrap_or_default();
+                Some(TemplateReport::compare(&source, &destination, &before))
+            }
             _ => None,
         };
         shared.event(
