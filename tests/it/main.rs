@@ -4,6 +4,8 @@
 mod support;
 
 mod examples;
+mod graph_client;
 mod rig_smoke;
+mod sandbox_api;
 mod schema;
 mod validate;

@@ -16,7 +16,7 @@ const INITECH: &str = "sandbox-token-initech-partner";
 const SOURCE: &str = "102289599326934";
 const DEST: &str = "104996122399160";
 const NO_WEBHOOKS: &str = "105000000000002";
-const EXAMPLE: &str = include_str!("../examples/sandbox/world.yaml");
+const EXAMPLE: &str = include_str!("../../examples/sandbox/world.yaml");
 
 struct Env {
     handle: SandboxHandle,
