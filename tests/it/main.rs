@@ -1,8 +1,10 @@
 //! Integration tests: the real `wamig` binary, run as a user would, against fixtures and the
 //! sandbox on loopback. One test binary with modules keeps link time down.
 
+mod plan_support;
 mod support;
 
+mod client_sandbox;
 mod examples;
 mod graph_client;
 mod rig_smoke;
