@@ -162,8 +162,9 @@ async fn token_info_comes_from_debug_token_through_a_batch_without_leaking_the_t
     let log = serde_json::to_string(&requests).unwrap();
     assert!(!log.contains(ACME_TOKEN) && !log.contains("sandbox-token-acme-no-messaging"));
 
-    // An expired token fails the batch itself.
+    // An expired token fails the batch itself, and /me/permissions would fail alike: not tried.
     assert_eq!(class(env.client("sandbox-token-expired").token_info().await), ErrorClass::Auth);
+    assert_eq!(env.sandbox.request_count(), 3);
 }
 
 #[tokio::test]

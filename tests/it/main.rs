@@ -7,6 +7,7 @@ mod support;
 mod client_sandbox;
 mod examples;
 mod graph_client;
+mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;
 mod schema;
