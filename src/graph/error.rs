@@ -379,8 +379,12 @@ pub fn classify(status: Option<u16>, api: &ApiError, op: Operation) -> ErrorClas
     }
 
     // Credentials next, so that an expired token is never mistaken for an expired code.
-    if text.contains("appsecret_proof") || code == Some(104) {
+    if text.contains("appsecret_proof") {
         return ErrorClass::AppSecretProof;
+    }
+    // 104 is "Incorrect signature", and also Graph's answer to a request without a token.
+    if code == Some(104) {
+        return if text.contains("access token") { ErrorClass::Auth } else { ErrorClass::AppSecretProof };
     }
     if let Some(c) = code {
         if AUTH_CODES.contains(&c) {
@@ -1089,6 +1093,11 @@ mod tests {
             ),
             ErrorClass::AppSecretProof
         );
+        let code_104 = |message: &str| {
+            class_of(400, json!({"error": {"message": message, "type": "OAuthException", "code": 104}}), r)
+        };
+        assert_eq!(code_104("Incorrect signature"), ErrorClass::AppSecretProof);
+        assert_eq!(code_104("An access token is required to request this resource."), ErrorClass::Auth);
     }
 
     #[test]

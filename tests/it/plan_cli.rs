@@ -381,3 +381,93 @@ fn a_bad_manifest_is_an_error_before_any_call() {
     snapshot(&rig, "bad_manifest", &output);
     assert_eq!(rig.sandbox.request_count(), 0);
 }
+
+#[test]
+fn a_verified_number_not_yet_registered_is_resumed_from_register() {
+    // Migrated without registering, then the manifest asks for registration.
+    let without_register =
+        one_number("+1 631-555-0102").replace("defaults:\n", "defaults:\n  register: false\n");
+    let rig = Rig::new(&without_register);
+    assert_eq!(run(&rig, &["apply", "--auto-approve"]).status.code(), Some(3));
+    rig.deliver_code("16315550102");
+    let apply = run(&rig, &["apply", "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", transcript(&apply));
+    assert_eq!(run(&rig, &["plan", "--detailed-exitcode"]).status.code(), Some(0));
+
+    std::fs::write(rig.path().join("wamig.yaml"), one_number("+1 631-555-0102")).unwrap();
+    let output = run(&rig, &["plan", "--detailed-exitcode"]);
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    snapshot(&rig, "resume_register_text", &output);
+    let plan = json_plan(&run(&rig, &["plan", "--format", "json"]));
+    let number = &plan["numbers"][0];
+    assert_eq!(number["action"], "resume");
+    assert_eq!(number["steps"], serde_json::json!(["register", "verify_templates"]));
+    // Verified in the destination: eligibility no longer gates it.
+    assert_eq!(number["checks"], serde_json::json!([]));
+}
+
+#[test]
+fn blocked_wins_over_changes_in_the_exit_code() {
+    let rig = Rig::new(&manifest(
+        DESTINATION_WABA,
+        &[("+1 631-555-0102", Some(SOURCE_WABA)), ("+1 631-555-0105", Some(SOURCE_WABA))],
+    ));
+    for args in [&["plan"][..], &["plan", "--detailed-exitcode"]] {
+        let output = run(&rig, args);
+        assert_eq!(output.status.code(), Some(4), "{args:?}: {}", transcript(&output));
+    }
+    let plan = json_plan(&run(&rig, &["plan", "--format", "json"]));
+    assert_eq!(
+        (plan["summary"]["migrate"].as_u64(), plan["summary"]["blocked"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[test]
+fn a_destination_the_token_cannot_read_blocks() {
+    let rig = Rig::new(&manifest("201000000000001", &[("+1 631-555-0102", Some(SOURCE_WABA))]));
+    let output = run(&rig, &["plan", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(4), "{}", transcript(&output));
+    let plan = json_plan(&output);
+    let checks = plan["numbers"][0]["checks"].as_array().unwrap();
+    let access = checks.iter().find(|c| c["id"] == "destination.access").unwrap();
+    assert_eq!(access["status"], "fail", "{access}");
+    let output = run(&rig, &["plan"]);
+    snapshot(&rig, "blocked_destination_access", &output);
+}
+
+#[test]
+fn an_app_that_requires_appsecret_proof() {
+    let world = GenWorld { app_secret: Some("world-app-secret"), ..GenWorld::default() };
+    let rig = Rig::with_world(
+        &world.yaml(),
+        &manifest(DESTINATION_WABA, &[(&gen_source_phone(0), Some(SOURCE_WABA))]),
+    );
+    let output = run(&rig, &["plan"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    snapshot(&rig, "appsecret_missing", &output);
+    let output = rig.wamig().env("WAMIG_APP_SECRET", "world-app-secret").arg("plan").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    let output = rig.wamig().env("WAMIG_APP_SECRET", "a-wrong-secret").arg("plan").output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("hint:") && !stderr.contains("a-wrong-secret"), "{stderr}");
+}
+
+#[test]
+fn a_source_that_keeps_migrated_numbers_listed() {
+    let world = example_world_with(&[("migrated_source: remove", "migrated_source: mark_migrated")]);
+    // The manifest does not name the source: after the move, only its MIGRATED listing tells it.
+    let rig = Rig::with_world(&world, &manifest(DESTINATION_WABA, &[("+1 631-555-0102", None)]));
+    let before = json_plan(&run(&rig, &["plan", "--format", "json"]));
+    assert_eq!(before["numbers"][0]["action"], "migrate");
+    assert_eq!(run(&rig, &["apply", "--auto-approve"]).status.code(), Some(3));
+    rig.deliver_code("16315550102");
+    let apply = run(&rig, &["apply", "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", transcript(&apply));
+    let output = run(&rig, &["plan", "--format", "json", "--detailed-exitcode"]);
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    let plan = json_plan(&output);
+    assert_eq!(plan["numbers"][0]["action"], "in-sync");
+    assert_eq!(plan["summary"]["unmanaged"], 1, "a MIGRATED listing is not an unmanaged number");
+}
