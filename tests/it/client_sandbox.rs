@@ -8,7 +8,7 @@ use wamig::graph::{
     CodeMethod, ErrorClass, GraphClient, GraphConfig, GraphError, MigrationBlock, RetryPolicy,
     TokenInfoSource,
 };
-use wamig::sandbox::{Faults, SandboxHandle, SandboxOptions, World};
+use wamig::sandbox::{DropPhase, Faults, SandboxHandle, SandboxOptions, World};
 use wamig::secret::Secret;
 
 use crate::plan_support::{GenWorld, gen_source_id};
@@ -333,4 +333,37 @@ fn plain_http_is_refused_for_other_hosts() {
     }
     GraphConfig::new("http://127.0.0.1:4010", "v23.0", Secret::new(ACME_TOKEN)).unwrap();
     GraphConfig::new("http://[::1]:4010", "v23.0", Secret::new(ACME_TOKEN)).unwrap();
+}
+
+#[tokio::test]
+async fn dropped_connections_make_reads_network_errors_and_writes_of_unknown_outcome() {
+    let env = example().await;
+    let client = env.client(ACME_TOKEN);
+    let drop = |phase| Faults { drop_rate: 1.0, drop_phase: phase, ..env.sandbox.faults() };
+    env.sandbox.set_faults(drop(DropPhase::AfterWrite));
+    let error = client.initiate_migration(DESTINATION_WABA, "1", "6315550102").await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::OutcomeUnknown, "{error:?}");
+    assert!(error.may_have_taken_effect());
+    env.sandbox.set_faults(Faults { drop_rate: 0.0, ..env.sandbox.faults() });
+    // It did take effect: the destination lists the number, and starting again says so.
+    assert_eq!(
+        class(client.initiate_migration(DESTINATION_WABA, "1", "6315550102").await),
+        ErrorClass::MigrationAlreadyStarted
+    );
+    env.sandbox.set_faults(drop(DropPhase::BeforeWrite));
+    assert_eq!(class(client.waba(DESTINATION_WABA).await), ErrorClass::Network);
+}
+
+#[tokio::test]
+async fn too_many_wrong_codes_lock_verification() {
+    let env = example().await;
+    let client = env.client(ACME_TOKEN);
+    let id = client.initiate_migration(DESTINATION_WABA, "1", "6315550102").await.unwrap();
+    client.request_code(&id, CodeMethod::Sms, "en_US").await.unwrap();
+    let code = env.code("16315550102");
+    let wrong = Secret::new(if code.expose() == "111111" { "222222" } else { "111111" });
+    for _ in 0..5 {
+        assert_eq!(class(client.verify_code(&id, &wrong).await), ErrorClass::WrongCode);
+    }
+    assert_eq!(class(client.verify_code(&id, &code).await), ErrorClass::TooManyAttempts);
 }
