@@ -475,3 +475,40 @@ fn a_source_that_keeps_migrated_numbers_listed() {
     assert_eq!(plan["numbers"][0]["action"], "in-sync");
     assert_eq!(plan["summary"]["unmanaged"], 1, "a MIGRATED listing is not an unmanaged number");
 }
+
+#[test]
+fn several_destinations_in_one_plan() {
+    let rig = Rig::new(&format!(
+        "version: 1\ndefaults:\n  pin: {{ env: WAMIG_PIN }}\ndestinations:\n  - waba: \"{DESTINATION_WABA}\"\n    name: acme-prod\n    numbers:\n      - phone: \"+1 631-555-0102\"\n        source_waba: \"{SOURCE_WABA}\"\n      - phone: \"+1 631-555-0103\"\n        source_waba: \"{SOURCE_WABA}\"\n        code_method: VOICE\n        register: false\n  - waba: \"105000000000001\"\n    name: acme-unfunded\n    numbers:\n      - phone: \"+1 631-555-0101\"\n        source_waba: \"{SOURCE_WABA}\"\n"
+    ));
+    let output = run(&rig, &["plan", "--format", "markdown", "--detailed-exitcode"]);
+    assert_eq!(output.status.code(), Some(4), "{}", transcript(&output));
+    snapshot(&rig, "several_destinations_markdown", &output);
+    let plan = json_plan(&run(&rig, &["plan", "--format", "json"]));
+    let actions: Vec<(&str, &str, &str)> = plan["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["phone"].as_str().unwrap(),
+                n["destination_waba"].as_str().unwrap(),
+                n["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("+16315550102", DESTINATION_WABA, "migrate"),
+            ("+16315550103", DESTINATION_WABA, "migrate"),
+            ("+16315550101", "105000000000001", "blocked"),
+        ]
+    );
+    let voice = &plan["numbers"][1];
+    assert_eq!((voice["code_method"].as_str(), voice["register"].as_bool()), (Some("VOICE"), Some(false)));
+    assert_eq!(
+        voice["steps"],
+        serde_json::json!(["initiate_migration", "request_code", "verify_code", "verify_templates"])
+    );
+}
