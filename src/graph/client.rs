@@ -101,7 +101,7 @@ struct Call {
     secret_params: Vec<(&'static str, Secret)>,
     op: Operation,
     /// What the request is for, when its path alone does not say (a batch).
-    purpose: Option<&'static str>,
+    purpose: Option<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -286,7 +286,10 @@ impl GraphClient {
         ids: String,
         fields: String,
     ) -> Result<BTreeMap<String, T>, GraphError> {
-        let call = self.get_call("", &fields, &[("ids", ids)])?;
+        let count = ids.split(',').count();
+        let purpose = if count <= 3 { format!("ids {ids}") } else { format!("{count} ids") };
+        let mut call = self.get_call("", &fields, &[("ids", ids)])?;
+        call.purpose = Some(purpose);
         let value = self.execute(&call).await?;
         let Value::Object(map) = value else {
             return Err(shape_error(
@@ -495,7 +498,7 @@ impl GraphClient {
             secret_params: vec![("batch", Secret::new(batch))],
             // A batch of GETs changes nothing, so it may be retried like a read.
             op: Operation::Read,
-            purpose: Some("batch: GET debug_token"),
+            purpose: Some("batch: GET debug_token".to_owned()),
         };
         let value = self.execute(&call).await?;
         Ok(self.debug_token_answer(value, &call))
@@ -699,7 +702,7 @@ impl GraphClient {
     /// The request as errors and logs show it: no query string, ever.
     fn info(&self, call: &Call) -> RequestInfo {
         let segments = self.relative_segments(&call.url);
-        let path = match call.purpose {
+        let path = match &call.purpose {
             Some(purpose) => format!("{} ({purpose})", call.url.path()),
             None => call.url.path().to_owned(),
         };
@@ -1095,5 +1098,9 @@ mod tests {
         let me = c.get_call("me/permissions", "", &[]).unwrap();
         assert_eq!(c.endpoint(&me), "GET /me/permissions");
         assert_eq!(c.info(&me).node_id, None);
+        // Errors name what a request with no path of its own was for.
+        let mut batch = c.post_call("", Operation::Read, Vec::new(), Vec::new()).unwrap();
+        batch.purpose = Some("batch: GET debug_token".into());
+        assert_eq!(c.info(&batch).path, "/prefix/v23.0/ (batch: GET debug_token)");
     }
 }

@@ -757,13 +757,13 @@ impl GraphError {
             ErrorClass::Throttled => match self.0.retry_after {
                 Some(wait) => format!(
                     "Meta is rate-limiting this app; retry after {} (about {}); every call \
-                     made meanwhile extends the block, and a lower --parallelism helps",
+                     made meanwhile extends the block (for apply, a lower --parallelism helps)",
                     human_duration(wait),
                     retry_time(wait)
                 ),
                 None => "Meta is rate-limiting this app: wait a few minutes before running \
-                     the command again (every call made meanwhile extends the block), and \
-                     lower --parallelism"
+                     the command again (every call made meanwhile extends the block; for \
+                     apply, lower --parallelism)"
                     .to_owned(),
             },
             ErrorClass::Transient => {

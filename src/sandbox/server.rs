@@ -343,7 +343,7 @@ async fn graph(
         }
         Decision::Throttle => {
             fault = Some("throttle");
-            let wabas = concerned_wabas(&inner.state, &path);
+            let wabas = concerned_wabas(&inner.state, &path, &params);
             if wabas.is_empty() {
                 Outcome { result: Err(GraphError::app_rate_limited()), usage: Vec::new(), app_usage: true }
             } else {
@@ -595,13 +595,26 @@ fn split_version(path: &str) -> Result<(String, Vec<String>), GraphError> {
     Ok((live, segments[1..].to_vec()))
 }
 
-/// The WABAs a path is about, looked up without checking the token (throttle faults need it
-/// before authentication).
-fn concerned_wabas(state: &State, path: &str) -> Vec<String> {
+/// The WABAs a request is about (its path, or the `ids` of a multi-id read), looked up without
+/// checking the token (throttle faults need it before authentication).
+fn concerned_wabas(state: &State, path: &str, params: &BTreeMap<String, String>) -> Vec<String> {
     let Ok((_, segments)) = split_version(path) else {
         return Vec::new();
     };
-    segments.first().and_then(|id| state.waba_of(id)).into_iter().collect()
+    let found: Vec<String> = match segments.first() {
+        Some(id) => state.waba_of(id).into_iter().collect(),
+        None => params
+            .get("ids")
+            .map(|ids| ids.split(',').filter_map(|id| state.waba_of(id.trim())).collect())
+            .unwrap_or_default(),
+    };
+    let mut wabas: Vec<String> = Vec::new();
+    for waba in found {
+        if !wabas.contains(&waba) {
+            wabas.push(waba);
+        }
+    }
+    wabas
 }
 
 fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>) -> Outcome {
@@ -1224,6 +1237,23 @@ mod tests {
             assert_eq!(error.code, 2500, "{bad}");
         }
         assert_eq!(split_version("/v2.80/me/feed").unwrap_err().message, "Unknown path components: /me/feed");
+    }
+
+    #[test]
+    fn multi_id_reads_concern_the_wabas_they_name() {
+        let world = crate::sandbox::World::from_yaml_str(crate::sandbox::EXAMPLE_WORLD).unwrap();
+        let state = State::new(&world, 1);
+        let params: BTreeMap<String, String> =
+            [("ids".to_owned(), "104996122399160, 106540352242922,nope,102289599326934".to_owned())].into();
+        assert_eq!(
+            concerned_wabas(&state, "/v23.0/", &params),
+            ["104996122399160".to_owned(), "102289599326934".to_owned()]
+        );
+        assert_eq!(concerned_wabas(&state, "/v23.0/me", &params), Vec::<String>::new());
+        assert_eq!(
+            concerned_wabas(&state, "/v23.0/104996122399160/phone_numbers", &BTreeMap::new()),
+            ["104996122399160"]
+        );
     }
 
     #[test]

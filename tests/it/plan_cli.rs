@@ -512,3 +512,30 @@ fn several_destinations_in_one_plan() {
         serde_json::json!(["initiate_migration", "request_code", "verify_code", "verify_templates"])
     );
 }
+
+#[test]
+fn brief_throttling_is_waited_out_and_lasting_throttling_is_an_error() {
+    let rig = Rig::new(&fresh_manifest());
+    let calm = run(&rig, &["plan"]);
+    rig.sandbox.set_faults(wamig::sandbox::Faults { throttle_burst: 2, ..rig.sandbox.faults() });
+    let output = run(&rig, &["plan"]);
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    let without_header =
+        |out: &Output| String::from_utf8_lossy(&out.stdout).lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(without_header(&output), without_header(&calm), "the same plan once Graph lets us in");
+    assert!(rig.sandbox.requests().iter().any(|r| r.fault.as_deref() == Some("throttle")));
+
+    rig.sandbox.set_faults(wamig::sandbox::Faults { throttle_burst: 1000, ..rig.sandbox.faults() });
+    let output = run(&rig, &["plan"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    snapshot(&rig, "throttled", &output);
+}
+
+#[test]
+fn the_api_version_comes_from_the_flag() {
+    let rig = Rig::new(&fresh_manifest());
+    let output = run(&rig, &["--api-version", "v22.0", "plan", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    assert_eq!(json_plan(&output)["api_version"], "v22.0");
+    assert!(rig.sandbox.requests().iter().all(|r| r.path.starts_with("/v22.0/")));
+}
