@@ -539,3 +539,34 @@ fn the_api_version_comes_from_the_flag() {
     assert_eq!(json_plan(&output)["api_version"], "v22.0");
     assert!(rig.sandbox.requests().iter().all(|r| r.path.starts_with("/v22.0/")));
 }
+
+#[test]
+fn the_most_verbose_logs_carry_no_secret() {
+    let world = GenWorld { app_secret: Some("world-app-secret"), source_numbers: 2, ..GenWorld::default() };
+    let rig = Rig::with_world(
+        &world.yaml(),
+        &manifest(DESTINATION_WABA, &[(&gen_source_phone(0), Some(SOURCE_WABA))]),
+    );
+    let proof = wamig::graph::appsecret_proof(
+        &wamig::secret::Secret::new(ACME_TOKEN),
+        &wamig::secret::Secret::new("world-app-secret"),
+    );
+    for format in ["text", "json"] {
+        let output = rig
+            .wamig()
+            .env("WAMIG_APP_SECRET", "world-app-secret")
+            .args(["-vv", "--log-format", format, "plan", "--out", "plan.json"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+        let all = format!(
+            "{}{}",
+            transcript(&output),
+            std::fs::read_to_string(rig.path().join("plan.json")).unwrap()
+        );
+        assert!(all.contains("graph_request") || all.contains("GET /v23.0/"), "debug lines are shown: {all}");
+        for secret in [ACME_TOKEN, "world-app-secret", proof.expose(), "123456"] {
+            assert!(!all.contains(secret), "{format}: {secret} in the output");
+        }
+    }
+}
