@@ -771,8 +771,8 @@ fn success() -> Value {
 #[derive(Debug)]
 struct BatchItem {
     method: Method,
-    version: String,
-    segments: Vec<String>,
+    /// The version and path segments, or why the path is unknown (that request alone fails).
+    target: Result<(String, Vec<String>), GraphError>,
     params: BTreeMap<String, String>,
 }
 
@@ -804,12 +804,14 @@ fn parse_batch(text: &str, default_version: &str) -> Result<Vec<BatchItem>, Grap
                 .ok_or_else(|| GraphError::missing_param("relative_url"))?;
             let (path, query) = relative.split_once('?').unwrap_or((relative, ""));
             let path = format!("/{}", path.trim_start_matches('/'));
-            let (version, segments) = if path == "/" {
-                (default_version.to_owned(), Vec::new())
+            let target = if path == "/" {
+                Ok((default_version.to_owned(), Vec::new()))
             } else {
-                match split_version(&path)? {
+                match split_version(&path) {
                     // No version in the relative URL: the batch's own applies.
-                    (_, segments) if !path_has_version(&path) => (default_version.to_owned(), segments),
+                    Ok((_, segments)) if !path_has_version(&path) => {
+                        Ok((default_version.to_owned(), segments))
+                    }
                     found => found,
                 }
             };
@@ -817,7 +819,7 @@ fn parse_batch(text: &str, default_version: &str) -> Result<Vec<BatchItem>, Grap
             if let Some(body) = item.get("body").and_then(Value::as_str) {
                 params.extend(decode_form(body));
             }
-            Ok(BatchItem { method, version, segments, params })
+            Ok(BatchItem { method, target, params })
         })
         .collect()
 }
@@ -847,15 +849,20 @@ fn batch(shared: &Shared, inner: &mut Inner, request: &Request<'_>, token: &str)
             }
         }
         let sub_token = item.params.get("access_token").cloned().unwrap_or_else(|| token.to_owned());
-        let sub = Request {
-            method: &item.method,
-            segments: item.segments,
-            params: &item.params,
-            token: Some(sub_token),
-            ctx: PageCtx { base_url: request.ctx.base_url.clone(), version: item.version.clone() },
-            in_batch: true,
+        let (outcome, version) = match item.target {
+            Err(error) => (Outcome::err(error), request.ctx.version.clone()),
+            Ok((version, segments)) => {
+                let sub = Request {
+                    method: &item.method,
+                    segments,
+                    params: &item.params,
+                    token: Some(sub_token),
+                    ctx: PageCtx { base_url: request.ctx.base_url.clone(), version: version.clone() },
+                    in_batch: true,
+                };
+                (dispatch(shared, inner, &sub), version)
+            }
         };
-        let outcome = dispatch(shared, inner, &sub);
         usage.retain(|u| !outcome.usage.iter().any(|o| o.waba_id == u.waba_id));
         usage.extend(outcome.usage);
         let (code, body) = match outcome.result {
@@ -869,7 +876,7 @@ fn batch(shared: &Shared, inner: &mut Inner, request: &Request<'_>, token: &str)
         if include_headers {
             answer["headers"] = json!([
                 {"name": "Content-Type", "value": "application/json; charset=UTF-8"},
-                {"name": "facebook-api-version", "value": item.version},
+                {"name": "facebook-api-version", "value": version},
             ]);
         }
         answers.push(answer);
@@ -1276,14 +1283,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(items[0].method, Method::GET);
-        assert_eq!(
-            (items[0].version.as_str(), items[0].segments.clone()),
-            ("v23.0", vec!["debug_token".to_owned()])
-        );
+        assert_eq!(items[0].target.as_ref().unwrap(), &("v23.0".to_owned(), vec!["debug_token".to_owned()]));
         assert_eq!(items[0].params["input_token"], "T");
-        assert_eq!(items[1].version, "v22.0");
-        assert_eq!(items[1].segments, vec!["1".to_owned(), "request_code".to_owned()]);
+        assert_eq!(
+            items[1].target.as_ref().unwrap(),
+            &("v22.0".to_owned(), vec!["1".to_owned(), "request_code".to_owned()])
+        );
         assert_eq!(items[1].params["code_method"], "SMS");
+        // An unknown version fails that request only.
+        let unknown = parse_batch(r#"[{"method":"GET","relative_url":"v99.0/me"}]"#, "v23.0").unwrap();
+        assert_eq!(unknown[0].target.as_ref().unwrap_err().code, 2500);
         for bad in ["{}", "[]", "[1]", r#"[{"method":"GET"}]"#, "nope"] {
             assert_eq!(parse_batch(bad, "v23.0").err().map(|e| e.code), Some(100), "{bad}");
         }
