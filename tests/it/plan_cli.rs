@@ -570,3 +570,35 @@ fn the_most_verbose_logs_carry_no_secret() {
         }
     }
 }
+
+#[test]
+fn a_migration_started_outside_wamig_is_resumed_from_the_live_state() {
+    let rig = Rig::new(&one_number("+1 631-555-0102"));
+    // Started by hand (or the journal was lost): only the live state tells.
+    let client = wamig::graph::GraphClient::new(
+        wamig::graph::GraphConfig::new(
+            &rig.sandbox.base_url(),
+            "v23.0",
+            wamig::secret::Secret::new(ACME_TOKEN),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let id = runtime.block_on(client.initiate_migration(DESTINATION_WABA, "1", "6315550102")).unwrap();
+    let output = run(&rig, &["plan", "--format", "json", "--detailed-exitcode"]);
+    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output));
+    let plan = json_plan(&output);
+    let number = &plan["numbers"][0];
+    assert_eq!(number["action"], "resume");
+    assert_eq!(number["phone_number_id"], id.as_str());
+    assert_eq!(number["awaiting_code"], false);
+    assert_eq!(
+        number["steps"],
+        serde_json::json!(["request_code", "verify_code", "register", "verify_templates"])
+    );
+    assert_eq!(
+        plan["summary"]["unmanaged"], 1,
+        "the pending node is the managed number, not an unmanaged one"
+    );
+}
