@@ -28,7 +28,7 @@ use super::paging::{Edge, kind_of, sanitize_next};
 use super::retry::{Decision, Jitter, RetryPolicy, Sleeper, decide};
 use super::usage::{APP_USAGE_HEADER, BUC_HEADER, Usage, parse_app_usage, parse_buc, regain_wait};
 use crate::secret::{Secret, scrub};
-use crate::ui::{Level, Ui};
+use crate::ui::{Level, LogFormat, Ui};
 
 /// Graph's commonly cited limit of ids per `?ids=` request.
 pub const MAX_IDS_PER_REQUEST: usize = 50;
@@ -788,7 +788,13 @@ impl GraphClient {
             };
             match decide(policy, attempt, waited, &error, self.inner.jitter.next()) {
                 Decision::RetryAfter(wait) => {
-                    let level = if wait >= Duration::from_secs(5) { Level::Warn } else { Level::Debug };
+                    // People need to hear only of long waits; machine readers count every retry.
+                    let json = self.inner.ui.as_ref().is_some_and(|ui| ui.log_format == LogFormat::Json);
+                    let level = match (wait >= Duration::from_secs(5), json) {
+                        (true, _) => Level::Warn,
+                        (false, true) => Level::Info,
+                        (false, false) => Level::Debug,
+                    };
                     self.log(
                         level,
                         "graph_retry",

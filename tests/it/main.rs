@@ -4,7 +4,12 @@
 mod plan_support;
 mod support;
 
+mod ci_recipes;
+mod cli_usage;
 mod client_sandbox;
+mod completions;
+mod demo;
+mod events;
 mod examples;
 mod graph_client;
 mod plan_cli;
