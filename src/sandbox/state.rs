@@ -104,6 +104,7 @@ struct WabaState {
     verification: VerificationStatus,
     funding: Option<String>,
     currency: String,
+    country: String,
     timezone_id: String,
     namespace: String,
     subscribed: Vec<(u64, String, String)>,
@@ -394,6 +395,7 @@ impl State {
                     verification: waba.business_verification_status,
                     funding: waba.primary_funding_id.clone(),
                     currency: waba.currency.clone(),
+                    country: waba.country.clone(),
                     timezone_id: waba.timezone_id.clone(),
                     namespace,
                     subscribed,
@@ -771,6 +773,10 @@ impl State {
                 "account_review_status" => Some(json!(waba.review.as_str())),
                 "business_verification_status" => Some(json!(waba.verification.as_str())),
                 "currency" => Some(json!(waba.currency)),
+                "country" => Some(json!(waba.country)),
+                // Only WABAs shared under the (deprecated) On-Behalf-Of model have one, and the
+                // sandbox's partners share WABAs with their clients' consent instead.
+                "on_behalf_of_business_info" => None,
                 "timezone_id" => Some(json!(waba.timezone_id)),
                 "message_template_namespace" => Some(json!(waba.namespace)),
                 "primary_funding_id" => waba.funding.as_ref().map(|f| json!(f)),
