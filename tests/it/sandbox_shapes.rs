@@ -373,6 +373,10 @@ async fn edges_have_the_documented_shape() {
     // The documented template uses body variables; the example world's templates do too.
     let answer = env.get(&format!("/{SOURCE}/message_templates")).await;
     assert_shape("message_templates.json", &answer, TEMPLATES);
+    let template = answer["data"][0]["id"].as_str().unwrap().to_owned();
+    let answer = env.get(&format!("/{template}")).await;
+    assert_shape("message_template_node.json", &answer, TEMPLATES);
+    assert_same_keys("message_template_node.json", &fixture("message_template_node.json"), &answer);
 }
 
 #[tokio::test]
@@ -400,6 +404,15 @@ async fn migration_steps_have_the_documented_shape() {
     let answer =
         env.post(&format!("/{id}/register"), &[("messaging_product", "whatsapp"), ("pin", "246810")]).await;
     assert_shape("register.json", &answer, &[]);
+
+    let answer = env.post(&format!("/{id}"), &[("pin", "135790")]).await;
+    assert_shape("two_step_pin.json", &answer, &[]);
+    let answer = env.post(&format!("/{id}/deregister"), &[]).await;
+    assert_shape("deregister.json", &answer, &[]);
+    let (status, answer) =
+        env.call(Method::DELETE, &format!("/{NO_WEBHOOKS}/subscribed_apps"), ACME, &[]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_shape("unsubscribe_app.json", &answer, &[]);
 }
 
 #[tokio::test]
@@ -441,6 +454,9 @@ async fn token_reads_have_the_documented_shape() {
     let env = env().await;
     let answer = env.get(&format!("/debug_token?input_token={ACME}")).await;
     assert_shape("debug_token.json", &answer, TOKEN_TYPE);
+    let answer = env.get("/me").await;
+    assert_shape("me.json", &answer, &[]);
+    assert_same_keys("me.json", &fixture("me.json"), &answer);
     let answer = env.get("/me/permissions").await;
     assert_shape("me_permissions.json", &answer, PERMISSION_STATUS);
 }
@@ -507,6 +523,9 @@ fn the_client_reads_the_documented_shapes() {
     let templates: Edge<MessageTemplate> =
         parses("message_templates.json", fixture("message_templates.json"));
     assert_eq!(templates.data[0].name.as_deref(), Some("2023_april_promo"));
+    let template: MessageTemplate =
+        parses("message_template_node.json", fixture("message_template_node.json"));
+    assert_eq!(template.id, "920070352646140");
 
     let token: DebugTokenData = parses("debug_token.json", fixture("debug_token.json")["data"].clone());
     assert_eq!(
