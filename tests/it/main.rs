@@ -15,5 +15,6 @@ mod graph_client;
 mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;
+mod sandbox_shapes;
 mod schema;
 mod validate;
