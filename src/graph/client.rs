@@ -370,16 +370,44 @@ impl GraphClient {
     /// Several WABAs as [`GraphClient::waba`] does, in as few round trips as Graph allows.
     pub async fn wabas(&self, ids: &[impl AsRef<str>]) -> Result<BTreeMap<String, Waba>, GraphError> {
         let mut spec = self.known_fields(waba_fields_with_edges());
-        let mut wabas = loop {
+        let wabas = loop {
             match self.get_many::<Waba>(ids, &spec.to_string()).await {
                 Ok(wabas) => break wabas,
                 Err(e) => spec = self.without_unsupported(e, &spec)?,
             }
         };
-        for waba in wabas.values_mut() {
-            self.complete_waba(waba).await?;
+        // Most WABAs fit their edges in the expanded first page; the few that do not are
+        // followed together, so one long edge does not hold up the rest.
+        let semaphore = Arc::new(Semaphore::new(self.inner.max_concurrency));
+        let mut tasks = JoinSet::new();
+        let mut complete = BTreeMap::new();
+        for (id, mut waba) in wabas {
+            if !waba_has_more_pages(&waba) {
+                complete.insert(id, waba);
+                continue;
+            }
+            let (client, semaphore) = (self.clone(), semaphore.clone());
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.ok();
+                client.complete_waba(&mut waba).await.map(|()| (id, waba))
+            });
         }
-        Ok(wabas)
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok((id, waba))) => {
+                    complete.insert(id, waba);
+                }
+                Ok(Err(error)) => return Err(error),
+                Err(join_error) => {
+                    return Err(GraphError::local(
+                        ErrorClass::InvalidResponse,
+                        format!("reading a WABA's edges stopped unexpectedly: {join_error}"),
+                        "run the command again; please report it if it repeats",
+                    ));
+                }
+            }
+        }
+        Ok(complete)
     }
 
     async fn complete_waba(&self, waba: &mut Waba) -> Result<(), GraphError> {
@@ -1015,6 +1043,13 @@ impl GraphClient {
             }),
         );
     }
+}
+
+/// Whether any expanded edge of a WABA has a next page to follow.
+fn waba_has_more_pages(waba: &Waba) -> bool {
+    waba.phone_numbers.as_ref().is_some_and(|e| e.next().is_some())
+        || waba.subscribed_apps.as_ref().is_some_and(|e| e.next().is_some())
+        || waba.message_templates.as_ref().is_some_and(|e| e.next().is_some())
 }
 
 fn check_six_digits(value: &Secret, what: &str) -> Result<(), GraphError> {

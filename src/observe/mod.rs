@@ -53,9 +53,31 @@ fn unreadable(error: &GraphError) -> bool {
     matches!(error.class(), ErrorClass::Permission | ErrorClass::NotFound)
 }
 
-/// One multi-id read for all WABAs; when Graph refuses it because one of them is out of the
-/// token's reach (the whole request fails then), each WABA is read on its own to tell which.
+/// Multi-id reads of up to 50 WABAs each, run together. Graph refuses a whole multi-id read when
+/// one of its WABAs is out of the token's reach, so only such a chunk is read again one WABA at a
+/// time, to tell which; the other chunks keep their single round trip.
 async fn read_wabas(
+    client: &GraphClient,
+    ids: &[String],
+    ui: &Ui,
+) -> Result<Vec<(String, Result<Waba, String>)>, GraphError> {
+    let mut chunks = tokio::task::JoinSet::new();
+    for (index, chunk) in ids.chunks(crate::graph::MAX_IDS_PER_REQUEST).enumerate() {
+        let (client, chunk, ui) = (client.clone(), chunk.to_vec(), ui.clone());
+        chunks.spawn(async move { (index, read_chunk(&client, &chunk, &ui).await) });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = chunks.join_next().await {
+        let Ok((index, result)) = joined else { continue };
+        results.push((index, result?));
+    }
+    results.sort_by_key(|(index, _)| *index);
+    let mut found: BTreeMap<String, Result<Waba, String>> =
+        results.into_iter().flat_map(|(_, part)| part).collect();
+    Ok(ids.iter().map(|id| (id.clone(), found.remove(id).unwrap_or_else(|| Err(missing(id))))).collect())
+}
+
+async fn read_chunk(
     client: &GraphClient,
     ids: &[String],
     ui: &Ui,

@@ -367,3 +367,49 @@ async fn too_many_wrong_codes_lock_verification() {
     }
     assert_eq!(class(client.verify_code(&id, &code).await), ErrorClass::TooManyAttempts);
 }
+
+/// 60 WABAs the token reads and, last, Initech's WABA it may not: Graph refuses the whole
+/// multi-id read holding the foreign one, so only that chunk of 50 is read again WABA by WABA.
+#[tokio::test]
+async fn observe_reads_one_wabas_at_a_time_only_in_the_chunk_holding_an_unreadable_one() {
+    let mut world = String::from(
+        "businesses:\n  - { id: \"111111111111111\", name: Acme }\n  - { id: \"222222222222222\", name: Initech }\nwabas:\n",
+    );
+    let mut manifest = String::from("version: 1\ndestinations:\n");
+    let mut readable = Vec::new();
+    for i in 0..60u64 {
+        let id = format!("{}", 330_000_000_000_000u64 + i);
+        world.push_str(&format!("  - {{ id: \"{id}\", name: w{i}, business: \"111111111111111\" }}\n"));
+        manifest.push_str(&format!(
+            "  - waba: \"{id}\"\n    numbers:\n      - {{ phone: \"+1 415-555-{:04}\", register: false }}\n",
+            i
+        ));
+        readable.push(id);
+    }
+    world.push_str("  - { id: \"201000000000001\", name: foreign, business: \"222222222222222\" }\n");
+    manifest.push_str(
+        "  - waba: \"201000000000001\"\n    numbers:\n      - { phone: \"+1 415-555-0999\", register: false }\n",
+    );
+    world.push_str(&format!(
+        "tokens:\n  - token: {ACME_TOKEN}\n    name: acme\n    scopes: [whatsapp_business_management]\n    manage: [{}]\n",
+        readable.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(", ")
+    ));
+    let env = env_with(&world).await;
+    let desired = wamig::manifest::parse(&manifest, std::path::Path::new("wamig.yaml")).unwrap().desired;
+    let ui = wamig::ui::Ui::capture(wamig::ui::Level::Warn, wamig::ui::LogFormat::Text);
+
+    let before = env.sandbox.request_count();
+    let snapshot = wamig::observe::observe(&env.client(ACME_TOKEN), &desired, &ui).await.unwrap();
+    let requests = env.sandbox.request_count() - before;
+
+    let unreadable: Vec<&String> = snapshot
+        .wabas
+        .iter()
+        .filter(|(_, w)| matches!(w.access, wamig::observe::Access::Unreadable { .. }))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(unreadable, ["201000000000001"]);
+    assert_eq!(snapshot.wabas.len(), 61);
+    // The token read, two multi-id reads, and the 11 WABAs of the refused chunk one by one.
+    assert_eq!(requests, 1 + 2 + 11, "{:#?}", env.sandbox.requests());
+}
