@@ -65,6 +65,9 @@ pub struct Timing {
     pub register_backoff: Vec<Duration>,
     /// The longest wait for throttling or maintenance before a number gives up for this run.
     pub max_retry_wait: Duration,
+    /// The first wait before a step is tried again after throttling, maintenance or a lost
+    /// answer, when Graph does not say how long; it doubles with each retry.
+    pub retry_base: Duration,
 }
 
 impl Default for Timing {
@@ -77,6 +80,7 @@ impl Default for Timing {
                 Duration::from_secs(120),
             ],
             max_retry_wait: Duration::from_secs(300),
+            retry_base: Duration::from_secs(2),
         }
     }
 }
@@ -230,7 +234,8 @@ impl Run<'_> {
         if *tries > MAX_STEP_RETRIES {
             return None;
         }
-        let wait = error.retry_after().unwrap_or(Duration::from_secs(2u64.pow(*tries)));
+        let backoff = self.shared.timing.retry_base.saturating_mul(2u32.saturating_pow(*tries - 1));
+        let wait = error.retry_after().unwrap_or(backoff);
         if wait > self.shared.timing.max_retry_wait {
             return None;
         }
@@ -297,12 +302,18 @@ impl Run<'_> {
                 live = match self.read_live().await {
                     Ok(live) => live,
                     Err(error) if error.is_retryable_read() || error.is_retryable_write() => {
-                        if self.wait_to_retry(Step::VerifyTemplates, &error).await.is_none() {
-                            return self.graph_failed(self.pending_step(None), &error);
+                        // The read serves the step still to come, which is what it is counted and
+                        // reported against.
+                        let step = self.pending_step(live.as_ref());
+                        if self.wait_to_retry(step, &error).await.is_none() {
+                            if shared.cancel.is_cancelled() {
+                                return Ok(NumberOutcome::Interrupted { done: self.done.clone() });
+                            }
+                            return self.graph_failed(step, &error);
                         }
                         continue;
                     }
-                    Err(error) => return self.graph_failed(self.pending_step(None), &error),
+                    Err(error) => return self.graph_failed(self.pending_step(live.as_ref()), &error),
                 };
                 if let Some(id) = live.as_ref().map(|n| n.id.clone()) {
                     shared.record(self.number, |r| r.phone_number_id = Some(id))?;
@@ -317,7 +328,7 @@ impl Run<'_> {
                     CodeLookup::Invalid { source, problem } => {
                         return Ok(self.failed(
                             Step::VerifyCode,
-                            format!("the verification code for {} in {source} is not valid: {problem}", self.number.phone),
+                            format!("the verification code in {source} is not valid: {problem}"),
                             format!("put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made", channel(self.number.code_method)),
                         ));
                     }
@@ -531,17 +542,23 @@ impl Run<'_> {
             &format!("requesting a code by {method}"),
             json!({"step": "request_code", "code_method": method.as_str()}),
         );
-        let remember = |shared: &Shared, number: &DesiredNumber| {
+        // Recorded before the call: an apply killed while the request is in flight must not ask
+        // for a second code within the cooldown on its next run. A definite refusal undoes it.
+        let before = shared.current(self.number);
+        shared.record(self.number, |r| {
+            r.last_code_request =
+                Some(CodeRequest { at: Timestamp::now(), method, language: self.number.language.clone() });
+            r.code_requests += 1;
+        })?;
+        let undo = |shared: &Shared, number: &DesiredNumber| {
             shared.record(number, |r| {
-                r.last_code_request =
-                    Some(CodeRequest { at: Timestamp::now(), method, language: number.language.clone() });
-                r.code_requests += 1;
-                r.last_error = None;
+                r.last_code_request = before.last_code_request.clone();
+                r.code_requests = before.code_requests;
             })
         };
         match shared.client.request_code(id, graph_method(method), &self.number.language).await {
             Ok(()) => {
-                remember(shared, self.number)?;
+                shared.record(self.number, |r| r.last_error = None)?;
                 self.requested_this_run = true;
                 self.done.push(Step::RequestCode);
                 shared.event(
@@ -554,15 +571,24 @@ impl Run<'_> {
                 Ok(None)
             }
             // Verified meanwhile (by hand, or a lost answer): the next round sees it.
-            Err(error) if error.class() == ErrorClass::AlreadyVerified => Ok(None),
+            Err(error) if error.class() == ErrorClass::AlreadyVerified => {
+                undo(shared, self.number)?;
+                Ok(None)
+            }
             Err(error) if error.may_have_taken_effect() => {
-                // A code may be on its way: count it, so no second one is asked for in the cooldown.
-                remember(shared, self.number)?;
+                // A code may be on its way: it stays counted, so no second one is asked for in
+                // the cooldown.
                 self.requested_this_run = true;
                 Ok(None)
             }
-            Err(error) if error.is_retryable_write() => self.retry_or_fail(Step::RequestCode, &error).await,
-            Err(error) => Ok(Some(self.graph_failed(Step::RequestCode, &error)?)),
+            Err(error) if error.is_retryable_write() => {
+                undo(shared, self.number)?;
+                self.retry_or_fail(Step::RequestCode, &error).await
+            }
+            Err(error) => {
+                undo(shared, self.number)?;
+                Ok(Some(self.graph_failed(Step::RequestCode, &error)?))
+            }
         }
     }
 
@@ -609,14 +635,23 @@ impl Run<'_> {
                 Ok(Some(match outcome {
                     NumberOutcome::Failed { step, message, hint, done } => {
                         let extra = match (&source, removed) {
-                            (CodeSource::File(path), true) => format!("; {} was removed", path.display()),
+                            (CodeSource::File(path), true) => {
+                                format!(
+                                    "; the refused code was removed from {}, write the right one there",
+                                    path.display()
+                                )
+                            }
                             (CodeSource::Env(name), _) => format!("; unset or correct {name}"),
                             _ => String::new(),
                         };
                         NumberOutcome::Failed {
                             step,
                             message,
-                            hint: format!("{hint}{extra}; to get a new code run wamig apply --resend-code"),
+                            hint: if hint.contains("--resend-code") {
+                                format!("{hint}{extra}")
+                            } else {
+                                format!("{hint}{extra}; to get a new code run wamig apply --resend-code")
+                            },
                             done,
                         }
                     }

@@ -197,9 +197,12 @@ pub async fn run(
         else {
             continue;
         };
-        let (shared, permits, number_plan) = (shared.clone(), permits.clone(), (*number_plan).clone());
+        // Permits are taken here, in manifest order, so numbers start in the order they are
+        // listed (with --parallelism 1, strictly one after the other).
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let (shared, number_plan) = (shared.clone(), (*number_plan).clone());
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let _permit = permit;
             let outcome = engine::run_number(&shared, &number, &number_plan).await;
             (index, number_plan.phone.clone(), outcome)
         });

@@ -472,7 +472,13 @@ fn log_entry(
         params: params
             .iter()
             .map(|(k, v)| {
-                let value = if REDACTED.contains(&k.as_str()) { "<redacted>".to_owned() } else { v.clone() };
+                let value = if REDACTED.contains(&k.as_str()) {
+                    "<redacted>".to_owned()
+                } else if k == "batch" {
+                    redact_batch(v)
+                } else {
+                    v.clone()
+                };
                 (k.clone(), value)
             })
             .collect(),
@@ -483,6 +489,37 @@ fn log_entry(
         fault: None,
         fbtrace_id,
     }
+}
+
+/// A batch carries whole requests, tokens included (`debug_token?input_token=...`): their
+/// secret parameters are redacted like top-level ones. A batch that cannot be read is redacted
+/// whole, since what it holds is unknown.
+fn redact_batch(batch: &str) -> String {
+    fn redact_query(query: &str) -> String {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if REDACTED.contains(&key) => format!("{key}=<redacted>"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+    let Ok(Value::Array(mut items)) = serde_json::from_str::<Value>(batch) else {
+        return "<redacted>".to_owned();
+    };
+    for item in &mut items {
+        let Some(object) = item.as_object_mut() else { return "<redacted>".to_owned() };
+        if let Some(Value::String(url)) = object.get_mut("relative_url")
+            && let Some((path, query)) = url.split_once('?')
+        {
+            *url = format!("{path}?{}", redact_query(query));
+        }
+        if let Some(Value::String(body)) = object.get_mut("body") {
+            *body = redact_query(body);
+        }
+    }
+    Value::Array(items).to_string()
 }
 
 fn record(shared: &Shared, inner: &mut Inner, entry: LoggedRequest) {
@@ -1038,6 +1075,16 @@ async fn admin_patch_waba(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_logged_without_their_secrets() {
+        let batch = r#"[{"method":"GET","relative_url":"debug_token?input_token=T0KEN&fields=x"},{"method":"POST","relative_url":"1/register","body":"pin=123456&messaging_product=whatsapp"}]"#;
+        let logged = redact_batch(batch);
+        assert!(!logged.contains("T0KEN") && !logged.contains("123456"), "{logged}");
+        assert!(logged.contains("input_token=<redacted>&fields=x"), "{logged}");
+        assert!(logged.contains("messaging_product=whatsapp"), "{logged}");
+        assert_eq!(redact_batch("not json T0KEN"), "<redacted>");
+    }
 
     #[test]
     fn versions_like_graph() {

@@ -3,7 +3,10 @@
 
 mod support;
 
+mod apply_support;
 mod examples;
 mod rig_smoke;
 mod schema;
 mod validate;
+
+mod apply_codes;

@@ -122,6 +122,7 @@ impl Rig {
             (r"\b\d{2}:\d{2} UTC".into(), "[HH:MM] UTC".into()),
             (r"\b[0-9a-f]{64}\b".into(), "[DIGEST]".into()),
             (r"\b[0-9a-f]{12}\b".into(), "[DIGEST12]".into()),
+            (r"fbtrace_id [A-Za-z0-9_-]+".into(), "fbtrace_id [TRACE]".into()),
         ]
     }
 }
