@@ -10,3 +10,4 @@ mod schema;
 mod validate;
 
 mod apply_codes;
+mod apply_crash;

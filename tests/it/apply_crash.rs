@@ -1,0 +1,162 @@
+//! An apply that dies or is stopped part-way: `kill -9` at several points then a rerun that
+//! converges without repeating a migration or asking for a second code, the lock left behind
+//! being taken over; two applies at once; Ctrl-C finishing the call in flight.
+
+use std::time::{Duration, Instant};
+
+use crate::apply_support::*;
+use crate::support::*;
+
+/// Runs apply until it exits 0, supplying the latest code from the outbox; asks for a new code
+/// only when none ever reached the phone. Returns the stderr of the first run and whether a
+/// resend was needed.
+fn converge(rig: &Rig, digits: &str) -> (String, bool) {
+    let mut first_stderr = None;
+    let mut resent = false;
+    for _ in 0..6 {
+        let mut command = apply_command(rig, &[]);
+        if rig.outbox.join(digits).exists() {
+            command.env(format!("WAMIG_CODE_{digits}"), rig.sent_code(digits));
+        }
+        let output = command.output().unwrap();
+        first_stderr.get_or_insert_with(|| stderr(&output));
+        match output.status.code() {
+            Some(0) => return (first_stderr.unwrap(), resent),
+            Some(3) if !rig.outbox.join(digits).exists() => {
+                // The killed run counted a code request that never reached Graph: the user
+                // sees no SMS and asks for one.
+                resent = true;
+                let output = apply(rig, &["--resend-code"]);
+                assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+            }
+            Some(3) => {}
+            _ => panic!("apply did not converge: {}", transcript(&output)),
+        }
+    }
+    panic!("apply did not converge in 6 runs");
+}
+
+fn kill_during(step_line: &str, code_first: bool) {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let mut command = apply_command(&rig, &[]);
+    if code_first {
+        assert_eq!(apply(&rig, &[]).status.code(), Some(3));
+        command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS));
+    }
+    // Every answer takes 150 ms, so the kill lands while the step's call is in flight.
+    set_latency(&rig, 150);
+    let running = Running::spawn(command);
+    running.wait_for_line(step_line);
+    std::thread::sleep(Duration::from_millis(30));
+    let pid = running.pid();
+    running.signal("KILL");
+    let killed = running.finish();
+    assert_eq!(killed.status.code(), None, "killed by a signal: {}", transcript(&killed));
+    // Let a call the sandbox was still holding finish before the rerun looks.
+    std::thread::sleep(Duration::from_millis(200));
+    set_latency(&rig, 0);
+
+    let (rerun, resent) = converge(&rig, ORDERS_DIGITS);
+    assert!(
+        rerun.contains(&format!("took over the journal lock left by `wamig apply` (pid {pid}")),
+        "{step_line}: {rerun}"
+    );
+    assert_eq!(posts(&rig, "/104996122399160/phone_numbers"), 1, "{step_line}: the migration started once");
+    let requested = posts_applied(&rig, "/request_code");
+    if resent {
+        assert_eq!(requested, 1, "{step_line}: the only code requested was the resend");
+    } else {
+        assert_eq!(requested, 1, "{step_line}: no second code within the cooldown");
+    }
+    // The journal counts a call before making it, so a call cut short by the kill is counted
+    // even when it never reached Graph: never fewer than Graph saw, at most the one killed.
+    let journal = rig.journal();
+    let record = &journal["numbers"]["+16315550102"];
+    let registers = record["register_attempts"].as_array().map_or(0, Vec::len);
+    let seen = posts(&rig, "/register");
+    assert!((seen..=seen + 1).contains(&registers), "{step_line}: {registers} counted, {seen} made");
+    let verifies = record["verify_attempts"].as_u64().unwrap() as usize;
+    let seen = posts(&rig, "/verify_code");
+    assert!((seen..=seen + 1).contains(&verifies), "{step_line}: {verifies} counted, {seen} made");
+    let plan = rig.wamig().args(["plan", "--detailed-exitcode"]).output().unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{step_line}: {}", transcript(&plan));
+}
+
+#[test]
+fn killed_while_starting_the_migration() {
+    kill_during("starting the migration", false);
+}
+
+#[test]
+fn killed_right_after_the_migration_started() {
+    kill_during("migration started (id", false);
+}
+
+#[test]
+fn killed_while_requesting_a_code() {
+    kill_during("requesting a code by SMS", false);
+}
+
+#[test]
+fn killed_while_verifying_the_code() {
+    kill_during("verifying the code from", true);
+}
+
+#[test]
+fn killed_while_registering() {
+    kill_during("registering on the Cloud API", true);
+}
+
+#[test]
+fn a_second_apply_fails_at_once_naming_the_holder() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    set_latency(&rig, 150);
+    let first = Running::spawn(apply_command(&rig, &[]));
+    first.wait_for_line("starting the migration");
+    let started = Instant::now();
+    let second = apply(&rig, &[]);
+    assert!(started.elapsed() < Duration::from_secs(2), "it does not wait for the lock");
+    assert_eq!(second.status.code(), Some(1), "{}", transcript(&second));
+    let err = stderr(&second);
+    assert!(err.contains(&format!("is locked by `wamig apply` (pid {} on", first.pid())), "{err}");
+    assert!(err.contains("hint: another wamig apply is running"), "{err}");
+    let pid = first.pid();
+    let output = first.finish();
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    with_filters(&rig.filters(), || {
+        let mut settings = insta::Settings::clone_current();
+        settings
+            .add_filter(&format!(r"pid {pid} on [^,]+, since [^)]+\)"), "pid [PID] on [HOST], since [TIME])");
+        settings.bind(|| insta::assert_snapshot!(transcript(&second)));
+    });
+}
+
+#[test]
+fn ctrl_c_lets_the_call_in_flight_finish_saves_progress_and_exits_130() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    set_latency(&rig, 300);
+    let running = Running::spawn(apply_command(&rig, &[]));
+    running.wait_for_line("requesting a code by SMS");
+    std::thread::sleep(Duration::from_millis(50));
+    running.signal("INT");
+    let output = running.finish();
+    assert_eq!(output.status.code(), Some(130), "{}", transcript(&output));
+    let err = stderr(&output);
+    assert!(err.contains("interrupted: finishing the calls in flight"), "{err}");
+    assert!(err.contains("code requested by SMS"), "the call in flight finished: {err}");
+    assert!(stdout(&output).contains("interrupted"), "{}", transcript(&output));
+    assert_eq!(posts_applied(&rig, "/request_code"), 1);
+    let journal = rig.journal();
+    assert_eq!(journal["numbers"]["+16315550102"]["code_requests"], 1, "progress saved");
+    let lock = std::fs::read_to_string(rig.path().join(".wamig/state.json.lock")).unwrap_or_default();
+    assert!(lock.is_empty(), "the lock was released: {lock}");
+
+    set_latency(&rig, 0);
+    let resumed = apply_command(&rig, &[])
+        .env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS))
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{}", transcript(&resumed));
+    assert!(!stderr(&resumed).contains("took over"), "a clean stop leaves no lock to take over");
+    assert_eq!(posts(&rig, "/request_code"), 1);
+}
