@@ -11,3 +11,4 @@ mod validate;
 
 mod apply_codes;
 mod apply_crash;
+mod apply_options;
