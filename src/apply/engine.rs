@@ -390,7 +390,7 @@ impl Run<'_> {
                 Next::RegisterBudgetSpent { attempts } => {
                     return Ok(self.failed(
                         Step::Register,
-                        format!("{} register calls for {} in the last 72 hours: Meta allows 10", attempts, self.number.phone),
+                        format!("{attempts} register calls in the last 72 hours, Meta allows 10: no more is made"),
                         "wait until the oldest attempt is 72 hours old (see `wamig status`), then run wamig apply again".into(),
                     ));
                 }

@@ -7,35 +7,6 @@ use std::time::{Duration, Instant};
 use crate::apply_support::*;
 use crate::support::*;
 
-/// Runs apply until it exits 0, supplying the latest code from the outbox; asks for a new code
-/// only when none ever reached the phone. Returns the stderr of the first run and whether a
-/// resend was needed.
-fn converge(rig: &Rig, digits: &str) -> (String, bool) {
-    let mut first_stderr = None;
-    let mut resent = false;
-    for _ in 0..6 {
-        let mut command = apply_command(rig, &[]);
-        if rig.outbox.join(digits).exists() {
-            command.env(format!("WAMIG_CODE_{digits}"), rig.sent_code(digits));
-        }
-        let output = command.output().unwrap();
-        first_stderr.get_or_insert_with(|| stderr(&output));
-        match output.status.code() {
-            Some(0) => return (first_stderr.unwrap(), resent),
-            Some(3) if !rig.outbox.join(digits).exists() => {
-                // The killed run counted a code request that never reached Graph: the user
-                // sees no SMS and asks for one.
-                resent = true;
-                let output = apply(rig, &["--resend-code"]);
-                assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
-            }
-            Some(3) => {}
-            _ => panic!("apply did not converge: {}", transcript(&output)),
-        }
-    }
-    panic!("apply did not converge in 6 runs");
-}
-
 fn kill_during(step_line: &str, code_first: bool) {
     let rig = Rig::new(&manifest(&[ORDERS]));
     let mut command = apply_command(&rig, &[]);
@@ -56,7 +27,8 @@ fn kill_during(step_line: &str, code_first: bool) {
     std::thread::sleep(Duration::from_millis(200));
     set_latency(&rig, 0);
 
-    let (rerun, resent) = converge(&rig, ORDERS_DIGITS);
+    let converged = converge(&rig, ORDERS_DIGITS);
+    let (rerun, resent) = (stderr(&converged.runs[0]), converged.resent);
     assert!(
         rerun.contains(&format!("took over the journal lock left by `wamig apply` (pid {pid}")),
         "{step_line}: {rerun}"

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{DESTINATION_WABA, Rig, SOURCE_WABA};
+use crate::support::{DESTINATION_WABA, Rig, SOURCE_WABA, transcript};
 
 /// Example-world numbers that can migrate. `+1 631-555-0101` fails its first register with
 /// 2388001; `+1 631-555-0103` is an On-Premises number.
@@ -158,4 +158,42 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub struct Converged {
+    /// Every run, the `--resend-code` ones included.
+    pub runs: Vec<Output>,
+    /// A code had to be asked for again because none ever reached the phone.
+    pub resent: bool,
+}
+
+/// Runs apply until it exits 0, supplying the latest code from the outbox. When a run waits
+/// for a code that never reached the phone (the request's answer was lost, so wamig counts it
+/// as sent and honours the cooldown), it asks for a new one with `--resend-code`, as the
+/// hand-off tells the user to.
+pub fn converge(rig: &Rig, digits: &str) -> Converged {
+    let mut runs = Vec::new();
+    let mut resent = false;
+    for _ in 0..8 {
+        let mut command = apply_command(rig, &[]);
+        if rig.outbox.join(digits).exists() {
+            command.env(format!("WAMIG_CODE_{digits}"), rig.sent_code(digits));
+        }
+        let output = command.output().unwrap();
+        let code = output.status.code();
+        runs.push(output);
+        match code {
+            Some(0) => return Converged { runs, resent },
+            Some(3) if !rig.outbox.join(digits).exists() => {
+                resent = true;
+                let output = apply(rig, &["--resend-code"]);
+                let code = output.status.code();
+                runs.push(output);
+                assert!(matches!(code, Some(3) | Some(0)), "{}", transcript(runs.last().unwrap()));
+            }
+            Some(3) => {}
+            _ => panic!("apply did not converge: {}", transcript(runs.last().unwrap())),
+        }
+    }
+    panic!("apply did not converge in 8 runs: {}", transcript(runs.last().unwrap()));
 }

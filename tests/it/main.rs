@@ -11,4 +11,5 @@ mod validate;
 
 mod apply_codes;
 mod apply_crash;
+mod apply_faults;
 mod apply_options;
