@@ -244,10 +244,9 @@ impl Run<'_> {
             "retry",
             self.number,
             &format!(
-                "{} ({}); retrying {} in {}",
+                "{} failed ({}); trying again in {}",
                 step.as_str(),
                 error.class().name(),
-                step.as_str(),
                 crate::duration::display(wait)
             ),
             json!({"step": step.as_str(), "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),

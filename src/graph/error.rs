@@ -145,6 +145,10 @@ pub enum MigrationBlock {
     MessagingForPending,
     EligibleToAddDirectly,
     TwoStepVerificationEnabled,
+    /// A WhatsApp test number (`account_mode` SANDBOX).
+    TestNumber,
+    /// The number is used with the WhatsApp Business app.
+    BusinessApp,
     Generic,
 }
 
@@ -238,6 +242,8 @@ impl ErrorClass {
                 MigrationBlock::TwoStepVerificationEnabled => {
                     "migration_blocked.two_step_verification_enabled"
                 }
+                MigrationBlock::TestNumber => "migration_blocked.test_number",
+                MigrationBlock::BusinessApp => "migration_blocked.business_app",
                 MigrationBlock::Generic => "migration_blocked.generic",
             },
             ErrorClass::Maintenance => "maintenance",
@@ -278,6 +284,10 @@ fn any(haystack: &str, needles: &[&str]) -> bool {
 pub fn migration_block(text: &str) -> MigrationBlock {
     if mentions_two_step(text) {
         MigrationBlock::TwoStepVerificationEnabled
+    } else if any(text, &["test number", "test phone number", "account_mode sandbox"]) {
+        MigrationBlock::TestNumber
+    } else if any(text, &["whatsapp business app", "is_on_biz_app", "biz app"]) {
+        MigrationBlock::BusinessApp
     } else if text.contains("webhook") {
         MigrationBlock::WebhooksMissing
     } else if any(text, &["payment", "credit line", "funding"]) {
@@ -876,6 +886,13 @@ fn block_hint(block: MigrationBlock, waba: &str) -> String {
              number in WhatsApp Manager (Phone numbers → Two-step verification → Turn off), then \
              run wamig apply again"
             .to_owned(),
+        MigrationBlock::TestNumber => "this is a WhatsApp test number (account_mode SANDBOX), \
+             which cannot be migrated: remove it from the manifest"
+            .to_owned(),
+        MigrationBlock::BusinessApp => "the number is in use with the WhatsApp Business app, \
+             which this migration cannot move: onboard it through the WhatsApp Business app \
+             flow (coexistence) instead, or stop using it in the app, then run wamig apply again"
+            .to_owned(),
         MigrationBlock::Generic => "Meta could not migrate this number: run wamig apply again \
              later; if it keeps failing, contact Meta support with the fbtrace_id"
             .to_owned(),
@@ -1252,6 +1269,16 @@ mod tests {
                 "Two-step verification enabled",
                 "Two-step verification must be disabled for this phone number before it can be migrated.",
                 TwoStepVerificationEnabled,
+            ),
+            (
+                "Test numbers can't be migrated",
+                "This is a WhatsApp test phone number (account_mode SANDBOX). Test numbers can't be migrated.",
+                TestNumber,
+            ),
+            (
+                "Number in use with the WhatsApp Business app",
+                "This phone number is in use with the WhatsApp Business app and can't be migrated with this API.",
+                BusinessApp,
             ),
             (
                 "Error migrating phone number",

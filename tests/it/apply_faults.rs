@@ -167,10 +167,3 @@ fn the_register_budget_is_never_exceeded() {
 }
 
 const EXAMPLE_WORLD_WITH_FAILURES: &str = wamig::sandbox::EXAMPLE_WORLD;
-
-/// The apply summary and stderr, without the plan.
-pub fn summary(output: &std::process::Output) -> String {
-    let out = stdout(output);
-    let summary = out.find("\nApply summary").map_or(out.as_str(), |at| &out[at..]);
-    format!("exit: {:?}\n--- stdout ---{summary}--- stderr ---\n{}", output.status.code(), stderr(output))
-}

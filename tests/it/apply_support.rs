@@ -197,3 +197,10 @@ pub fn converge(rig: &Rig, digits: &str) -> Converged {
     }
     panic!("apply did not converge in 8 runs: {}", transcript(runs.last().unwrap()));
 }
+
+/// The apply summary and stderr, without the plan.
+pub fn summary(output: &Output) -> String {
+    let out = stdout(output);
+    let summary = out.find("\nApply summary").map_or(out.as_str(), |at| &out[at..]);
+    format!("exit: {:?}\n--- stdout ---{summary}--- stderr ---\n{}", output.status.code(), stderr(output))
+}

@@ -11,5 +11,6 @@ mod validate;
 
 mod apply_codes;
 mod apply_crash;
+mod apply_errors;
 mod apply_faults;
 mod apply_options;
