@@ -14,3 +14,4 @@ mod apply_crash;
 mod apply_errors;
 mod apply_faults;
 mod apply_options;
+mod apply_secrets;
