@@ -54,6 +54,12 @@ pub fn display(duration: Duration) -> String {
     }
 }
 
+/// Formats a countdown in whole seconds, rounded up, so it reads `1s` until time is truly up.
+pub fn display_seconds(duration: Duration) -> String {
+    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    if seconds == 0 { "0s".to_owned() } else { display(Duration::from_secs(seconds)) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +88,8 @@ mod tests {
         assert_eq!(display(Duration::from_millis(2000)), "2s");
         assert_eq!(display(Duration::from_millis(2050)), "2s");
         assert_eq!(display(Duration::from_millis(12_345)), "12s");
+        assert_eq!(display_seconds(Duration::from_millis(400)), "1s");
+        assert_eq!(display_seconds(Duration::ZERO), "0s");
+        assert_eq!(display_seconds(Duration::from_secs(845)), "14m05s");
     }
 }

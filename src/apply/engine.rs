@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::codes::{self, CodeLookup, CodeSource};
 use super::decide::{self, Next, Situation};
+use super::progress::{Progress, RowState};
 use super::report::{NumberOutcome, TemplateReport, VerificationReport};
 use crate::graph::{self, ErrorClass, GraphClient, GraphError};
 use crate::journal::{CodeRequest, Journal, JournalError, NumberRecord, RecordedError};
@@ -106,6 +107,8 @@ pub struct Shared {
     pub pins: HashMap<String, Secret>,
     /// Numbers currently waiting for a code (E.164 → deadline display), for the countdown.
     pub waiting: Mutex<Vec<String>>,
+    /// The live view on a terminal; `None` means plain log lines only.
+    pub progress: Option<Arc<Progress>>,
 }
 
 /// Errors that stop the whole apply, not only one number.
@@ -143,6 +146,11 @@ impl Shared {
         message: &str,
         extra: serde_json::Value,
     ) {
+        if let Some(progress) = &self.progress
+            && !progress.observe(&number.phone.e164(), level, event, message)
+        {
+            return;
+        }
         let mut fields = json!({"phone": number.phone.e164(), "destination_waba": number.destination_waba});
         if let (Some(map), serde_json::Value::Object(more)) = (fields.as_object_mut(), extra) {
             map.extend(more);
@@ -770,6 +778,19 @@ impl Run<'_> {
         let deadline = shared.wait_until?;
         let e164 = self.number.phone.e164();
         shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).push(e164.clone());
+        if let Some(progress) = &shared.progress {
+            progress.set(
+                &e164,
+                RowState::Waiting {
+                    what: format!("waiting for the code sent by {}", channel(self.number.code_method)),
+                    hint: format!(
+                        "put it in {}",
+                        codes::code_file(&shared.codes_dir, &self.number.phone).display()
+                    ),
+                    until: Some(deadline),
+                },
+            );
+        }
         let found = loop {
             match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                 CodeLookup::Found { code, source } => break Some((code, source)),
