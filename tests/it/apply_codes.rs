@@ -29,6 +29,15 @@ fn two_runs_with_the_code_in_the_environment_then_the_plan_is_in_sync() {
     let plan = rig.wamig().args(["plan", "--detailed-exitcode"]).output().unwrap();
     assert_eq!(plan.status.code(), Some(0), "{}", transcript(&plan));
     assert!(stdout(&plan).contains("+16315550102 is in sync"), "{}", transcript(&plan));
+    let requests = rig.sandbox.request_count();
+    let again = apply(&rig, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", transcript(&again));
+    assert!(stdout(&again).ends_with("\nNothing to do.\n"), "{}", transcript(&again));
+    assert!(
+        rig.sandbox.requests()[requests..]
+            .iter()
+            .all(|r| !r.path.ends_with("_code") && !r.path.ends_with("/register"))
+    );
 
     let journal = rig.journal();
     let record = &journal["numbers"]["+16315550102"];

@@ -74,6 +74,19 @@ fn graph_refusals_are_rendered_with_hints_and_kept_in_the_journal() {
 }
 
 #[test]
+fn a_code_for_a_number_not_being_migrated_is_refused_by_graph() {
+    let rig = Rig::with_world(ERRORS_WORLD, &errors_manifest(&["+1 631-555-0210"]));
+    let file = rig.code_file("16315550210");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "123123\n").unwrap();
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_eq!(rig.journal()["numbers"]["+16315550210"]["last_error"]["code"], 2388093);
+    assert_eq!(posts(&rig, "/request_code"), 0, "the code at hand is tried first");
+    with_filters(&rig.filters(), || insta::assert_snapshot!(summary(&output)));
+}
+
+#[test]
 fn the_register_limit_answer_is_rendered() {
     let rig = Rig::with_world(ERRORS_WORLD, &errors_manifest(&["+1 631-555-0207"]));
     assert_eq!(apply(&rig, &[]).status.code(), Some(3));
