@@ -132,3 +132,17 @@ fn ctrl_c_lets_the_call_in_flight_finish_saves_progress_and_exits_130() {
     assert!(!stderr(&resumed).contains("took over"), "a clean stop leaves no lock to take over");
     assert_eq!(posts(&rig, "/request_code"), 1);
 }
+
+#[test]
+fn ctrl_c_while_waiting_for_codes_stops_at_once() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let running = Running::spawn(apply_command(&rig, &["--wait-for-codes", "30s"]));
+    running.wait_for_line("waiting for codes for +16315550102");
+    let started = Instant::now();
+    running.signal("INT");
+    let output = running.finish();
+    assert!(started.elapsed() < Duration::from_secs(3), "the wait ends at once");
+    assert_eq!(output.status.code(), Some(130), "{}", transcript(&output));
+    assert!(stdout(&output).contains("+16315550102  interrupted"), "{}", transcript(&output));
+    assert_eq!(rig.journal()["numbers"]["+16315550102"]["code_requests"], 1);
+}
