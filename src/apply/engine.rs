@@ -327,6 +327,13 @@ impl Run<'_> {
                 }
             }
             fresh = false;
+            if live.as_ref().is_some_and(NumberView::is_verified) {
+                // A code file accepted by a run killed before it could remove it: never replayed.
+                let _ = codes::consume(&CodeSource::File(codes::code_file(
+                    &shared.codes_dir,
+                    &self.number.phone,
+                )));
+            }
 
             let unverified = live.as_ref().is_some_and(|n| !n.is_verified());
             if unverified && self.code.is_none() {

@@ -7,12 +7,28 @@ use std::time::{Duration, Instant};
 use crate::apply_support::*;
 use crate::support::*;
 
-fn kill_during(step_line: &str, code_first: bool) {
+#[derive(PartialEq)]
+enum Code {
+    /// The run killed needs no code.
+    None,
+    /// It has the code in its environment.
+    Env,
+    /// It has the code in the codes directory.
+    File,
+}
+
+fn kill_during(step_line: &str, code: Code) {
     let rig = Rig::new(&manifest(&[ORDERS]));
     let mut command = apply_command(&rig, &[]);
-    if code_first {
+    if code != Code::None {
         assert_eq!(apply(&rig, &[]).status.code(), Some(3));
-        command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS));
+    }
+    match code {
+        Code::None => {}
+        Code::Env => {
+            command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS));
+        }
+        Code::File => rig.deliver_code(ORDERS_DIGITS),
     }
     // Every answer takes 150 ms, so the kill lands while the step's call is in flight.
     set_latency(&rig, 150);
@@ -52,31 +68,37 @@ fn kill_during(step_line: &str, code_first: bool) {
     assert!((seen..=seen + 1).contains(&verifies), "{step_line}: {verifies} counted, {seen} made");
     let plan = rig.wamig().args(["plan", "--detailed-exitcode"]).output().unwrap();
     assert_eq!(plan.status.code(), Some(0), "{step_line}: {}", transcript(&plan));
+    assert!(!rig.code_file(ORDERS_DIGITS).exists(), "{step_line}: an accepted code file does not linger");
 }
 
 #[test]
 fn killed_while_starting_the_migration() {
-    kill_during("starting the migration", false);
+    kill_during("starting the migration", Code::None);
 }
 
 #[test]
 fn killed_right_after_the_migration_started() {
-    kill_during("migration started (id", false);
+    kill_during("migration started (id", Code::None);
 }
 
 #[test]
 fn killed_while_requesting_a_code() {
-    kill_during("requesting a code by SMS", false);
+    kill_during("requesting a code by SMS", Code::None);
 }
 
 #[test]
 fn killed_while_verifying_the_code() {
-    kill_during("verifying the code from", true);
+    kill_during("verifying the code from", Code::Env);
+}
+
+#[test]
+fn killed_while_verifying_a_code_from_a_file() {
+    kill_during("verifying the code from", Code::File);
 }
 
 #[test]
 fn killed_while_registering() {
-    kill_during("registering on the Cloud API", true);
+    kill_during("registering on the Cloud API", Code::File);
 }
 
 #[test]
