@@ -320,10 +320,9 @@ async fn countdown(shared: Arc<Shared>, total: Duration) {
     let start = Instant::now();
     let mut last_log: Option<Instant> = None;
     loop {
-        tokio::time::sleep(
-            Duration::from_secs(1).min(shared.timing.poll_interval.max(Duration::from_millis(50))),
-        )
-        .await;
+        // As often as the codes directory is polled, so the first line comes without delay.
+        let tick = shared.timing.poll_interval.clamp(Duration::from_millis(50), Duration::from_secs(1));
+        tokio::time::sleep(tick).await;
         let waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if waiting.is_empty() {
             continue;
