@@ -105,7 +105,7 @@ fn the_register_limit_answer_is_rendered() {
 fn destination_refusals_are_rendered_with_hints() {
     for cause in ["payment method removed", "review revoked", "webhooks unsubscribed"] {
         let rig = Rig::new(&manifest(&[ORDERS]));
-        set_latency(&rig, 150);
+        set_latency(&rig, 300);
         let running = Running::spawn(apply_command(&rig, &[]));
         running.wait_for_line("starting the migration");
         match cause {

@@ -24,7 +24,7 @@ fn finish(rig: &Rig, digits: &str) -> Vec<std::process::Output> {
 fn fault_one_write(rig: &Rig, running: &Running, step_line: &str, suffix: &str, faults: Faults) {
     running.wait_for_line(step_line);
     let before = rig.sandbox.requests().iter().filter(|r| r.path.ends_with(suffix)).count();
-    rig.sandbox.set_faults(Faults { latency: Duration::from_millis(100), ..faults });
+    rig.sandbox.set_faults(Faults { latency: Duration::from_millis(250), ..faults });
     let start = Instant::now();
     while rig.sandbox.requests().iter().filter(|r| r.path.ends_with(suffix)).count() == before {
         assert!(start.elapsed() < Duration::from_secs(10), "{suffix} never came");
@@ -36,7 +36,7 @@ fn fault_one_write(rig: &Rig, running: &Running, step_line: &str, suffix: &str, 
 #[test]
 fn throttling_bursts_at_start_and_on_a_write_are_waited_out() {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    rig.sandbox.set_faults(Faults { throttle_burst: 3, ..latency(100) });
+    rig.sandbox.set_faults(Faults { throttle_burst: 3, ..latency(250) });
     let running = Running::spawn(apply_command(&rig, &[]));
     fault_one_write(
         &rig,
@@ -56,7 +56,7 @@ fn throttling_bursts_at_start_and_on_a_write_are_waited_out() {
 #[test]
 fn an_initiate_whose_answer_is_lost_is_not_repeated() {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    rig.sandbox.set_faults(latency(100));
+    rig.sandbox.set_faults(latency(250));
     let running = Running::spawn(apply_command(&rig, &[]));
     let lost = Faults { drop_rate: 1.0, drop_phase: DropPhase::AfterWrite, ..Faults::default() };
     fault_one_write(&rig, &running, "starting the migration", "/phone_numbers", lost);
@@ -75,7 +75,7 @@ fn an_initiate_whose_answer_is_lost_is_not_repeated() {
 #[test]
 fn a_code_request_whose_answer_is_lost_is_not_repeated() {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    rig.sandbox.set_faults(latency(100));
+    rig.sandbox.set_faults(latency(250));
     let running = Running::spawn(apply_command(&rig, &[]));
     let lost = Faults { drop_rate: 1.0, drop_phase: DropPhase::AfterWrite, ..Faults::default() };
     fault_one_write(&rig, &running, "requesting a code by SMS", "/request_code", lost);
@@ -93,13 +93,13 @@ fn a_code_request_whose_answer_is_lost_is_not_repeated() {
 fn a_verify_and_a_register_whose_answers_are_lost_are_read_back() {
     let rig = Rig::new(&manifest(&[ORDERS]));
     assert_eq!(apply(&rig, &[]).status.code(), Some(3));
-    rig.sandbox.set_faults(latency(100));
+    rig.sandbox.set_faults(latency(250));
     let mut command = apply_command(&rig, &[]);
     command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS));
     let running = Running::spawn(command);
     let lost = Faults { drop_rate: 1.0, drop_phase: DropPhase::AfterWrite, ..Faults::default() };
     fault_one_write(&rig, &running, "verifying the code", "/verify_code", lost.clone());
-    rig.sandbox.set_faults(latency(100));
+    rig.sandbox.set_faults(latency(250));
     fault_one_write(&rig, &running, "registering on the Cloud API", "/register", lost);
     let output = running.finish();
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));

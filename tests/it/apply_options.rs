@@ -117,7 +117,7 @@ fn order_of(lines: &str, what: &str) -> Vec<usize> {
 #[test]
 fn parallelism_bounds_how_many_numbers_run_at_once() {
     let rig = Rig::new(&manifest(&[SUPPORT, ORDERS, RETURNS]));
-    set_latency(&rig, 60);
+    set_latency(&rig, 150);
     let serial = apply(&rig, &["--parallelism", "1"]);
     assert_eq!(serial.status.code(), Some(3), "{}", transcript(&serial));
     let err = stderr(&serial);
@@ -132,7 +132,7 @@ fn parallelism_bounds_how_many_numbers_run_at_once() {
     assert!(numbers[0].starts_with("+16315550101") && numbers[2].starts_with("+16315550103"), "{err}");
 
     let rig = Rig::new(&manifest(&[SUPPORT, ORDERS, RETURNS]));
-    set_latency(&rig, 60);
+    set_latency(&rig, 150);
     let parallel = apply(&rig, &["--parallelism", "3"]);
     assert_eq!(parallel.status.code(), Some(3), "{}", transcript(&parallel));
     let err = stderr(&parallel);
