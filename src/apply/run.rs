@@ -275,6 +275,27 @@ pub async fn run(
 
     ui.out(&report::render_summary(&outcomes, &blocked, &ui.styles));
     ui.out(&report::render_handoff(&outcomes, &options.state_path, &ui.styles));
+    // Scripts and CI read each number's end from events, not from the text report.
+    for (phone, outcome) in &outcomes {
+        let done: Vec<&str> = outcome.steps_done().iter().map(|s| s.as_str()).collect();
+        let mut fields = json!({"phone": phone, "outcome": outcome.label(), "steps_done": done});
+        let more = match outcome {
+            NumberOutcome::Done { report, .. } => json!({"report": report}),
+            NumberOutcome::AwaitingCode { requested_at, method, env_var, file, .. } => json!({
+                "code_requested_at": requested_at, "code_method": method.as_str(),
+                "code_env_var": env_var, "code_file": file,
+                "resend_after": *requested_at + crate::journal::CODE_COOLDOWN,
+            }),
+            NumberOutcome::Failed { step, message, hint, .. } => {
+                json!({"step": step.as_str(), "error": message, "hint": hint})
+            }
+            NumberOutcome::Interrupted { .. } => json!({}),
+        };
+        if let (Some(map), serde_json::Value::Object(more)) = (fields.as_object_mut(), more) {
+            map.extend(more);
+        }
+        ui.machine_event(Level::Info, "number_outcome", &format!("{phone}: {}", outcome.label()), fields);
+    }
     let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
     ui.machine_event(
         Level::Info,
