@@ -83,6 +83,21 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Serve a local Graph API emulator from a world file (see examples/sandbox/README.md).
     Sandbox(SandboxArgs),
+    /// Walk a whole migration against a built-in sandbox: no credentials, no network.
+    Demo,
+    /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
+    ///
+    /// For example `wamig completions bash > ~/.local/share/bash-completion/completions/wamig`,
+    /// `wamig completions zsh > ~/.zfunc/_wamig` (with ~/.zfunc in fpath), or
+    /// `wamig completions fish > ~/.config/fish/completions/wamig.fish`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +254,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         )
         .map(|()| ExitStatus::Success)
         .map_err(Error::from),
+        Command::Demo => crate::demo::run(ui),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "wamig", &mut script);
+            ui.out(&String::from_utf8_lossy(&script));
+            Ok(ExitStatus::Success)
+        }
         Command::Show(args) => crate::commands::show(&args.plan_file, args.format, ui),
         Command::Plan(args) => {
             let manifest = crate::manifest::load(&cli.global.manifest)?;
@@ -327,6 +350,39 @@ fn graph_client(
         .with_ui(ui.clone())
         .with_max_concurrency(concurrency);
     Ok(GraphClient::new(config)?)
+}
+
+/// Reports the error a command ended with: rendered for people, or, with `--log-format json`,
+/// as one `error` event carrying every problem, so a log reader never has to parse prose.
+pub fn report_error(error: &Error, ui: &Ui) {
+    if ui.log_format != LogFormat::Json {
+        ui.err(&render_error(error, ui));
+        return;
+    }
+    let diagnostics = error.diagnostics();
+    let problems: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "message": d.message,
+                "location": d.location.as_ref().map(|l| serde_json::json!({
+                    "path": l.path, "line": l.line, "column": l.column,
+                })),
+                "causes": d.causes,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    let (message, hint) = match diagnostics.as_slice() {
+        [only] => (only.message.clone(), only.hint.clone()),
+        many => (format!("{} problems found", many.len()), None),
+    };
+    ui.event(
+        Level::Error,
+        "error",
+        &message,
+        serde_json::json!({"hint": hint, "problems": problems, "exit_code": ExitStatus::Error.code()}),
+    );
 }
 
 /// Renders an error for stderr, with a closing count when a manifest has several problems.

@@ -17,6 +17,8 @@ pub enum Error {
     PlanFile(#[from] crate::planfile::PlanFileError),
     #[error(transparent)]
     Pin(#[from] crate::apply::codes::PinError),
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
     /// Several problems found together (every PIN checked before the first write, say).
     #[error("{} problems", .0.len())]
     Many(Vec<Diagnostic>),
@@ -39,6 +41,7 @@ impl ToDiagnostics for Error {
             Error::Sandbox(error) => error.diagnostics(),
             Error::PlanFile(error) => error.diagnostics(),
             Error::Pin(error) => error.diagnostics(),
+            Error::Demo(error) => error.diagnostics(),
             Error::Many(diagnostics) => diagnostics.clone(),
             Error::Usage { message, hint } => {
                 vec![Diagnostic::new(message.clone()).with_optional_hint(hint.clone())]

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod diag;
 pub mod digest;
 pub mod duration;

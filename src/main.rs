@@ -5,12 +5,20 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = wamig::cli::Cli::parse();
+    let cli = match wamig::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Exit 2 means "the plan has changes" to pipelines, so a mistyped flag must not use
+        // clap's usual 2: it is bad input, exit 1. Help and version still exit 0.
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { wamig::ExitStatus::Error.code() } else { 0 });
+        }
+    };
     let ui = cli.global.ui();
     match wamig::cli::run(cli, &ui) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
-            ui.err(&wamig::cli::render_error(&error, &ui));
+            wamig::cli::report_error(&error, &ui);
             ExitCode::from(wamig::ExitStatus::Error.code())
         }
     }

@@ -66,10 +66,10 @@ pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
     if version != Some(u64::from(crate::plan::model::FORMAT_VERSION)) {
         return Err(PlanFileError::Invalid {
             path: path.to_path_buf(),
-            message: format!(
-                "format_version {} is not one this wamig reads",
-                version.map_or("missing".into(), |v| v.to_string())
-            ),
+            message: match version {
+                None => "it has no format_version".to_owned(),
+                Some(v) => format!("format_version {v} is not one this wamig reads"),
+            },
         });
     }
     serde_json::from_value(value)
@@ -104,4 +104,24 @@ pub fn check_fresh(
         return Err(PlanFileError::Stale { path: path.to_path_buf(), created_at: saved.created_at.clone() });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_that_are_not_plans_are_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let message = |text: &str| {
+            let path = dir.path().join("plan.json");
+            std::fs::write(&path, text).unwrap();
+            load(&path).unwrap_err().to_string()
+        };
+        assert!(message(r#"{"hello": 1}"#).ends_with("is not a wamig plan: it has no format_version"));
+        assert!(
+            message(r#"{"format_version": 99}"#).ends_with("format_version 99 is not one this wamig reads")
+        );
+        assert!(message("not json").contains("is not a wamig plan"));
+    }
 }

@@ -157,6 +157,14 @@ impl Shared {
         }
         self.ui.event(level, event, &format!("{}: {message}", number.phone.e164()), fields);
     }
+
+    /// Like `event`, for facts people already read elsewhere (the hand-off block on stdout):
+    /// emitted in json mode only.
+    fn machine_event(&self, event: &str, number: &DesiredNumber, message: &str, extra: serde_json::Value) {
+        if self.ui.log_format == crate::ui::LogFormat::Json {
+            self.event(Level::Info, event, number, message, extra);
+        }
+    }
 }
 
 fn graph_method(method: CodeMethod) -> graph::CodeMethod {
@@ -373,22 +381,25 @@ impl Run<'_> {
                         return Ok(outcome);
                     }
                 }
-                Next::AwaitCode { requested_at } => match self.wait_for_code(requested_at).await {
-                    Some(found) => self.code = Some(found),
-                    None if shared.cancel.is_cancelled() => {
-                        return Ok(NumberOutcome::Interrupted { done: self.done.clone() });
+                Next::AwaitCode { requested_at } => {
+                    self.announce_wait(requested_at, &record);
+                    match self.wait_for_code(requested_at).await {
+                        Some(found) => self.code = Some(found),
+                        None if shared.cancel.is_cancelled() => {
+                            return Ok(NumberOutcome::Interrupted { done: self.done.clone() });
+                        }
+                        None => {
+                            let request = record.last_code_request.clone();
+                            return Ok(NumberOutcome::AwaitingCode {
+                                requested_at,
+                                method: request.as_ref().map_or(self.number.code_method, |r| r.method),
+                                env_var: codes::code_env_var(&self.number.phone),
+                                file: codes::code_file(&shared.codes_dir, &self.number.phone),
+                                done: self.done.clone(),
+                            });
+                        }
                     }
-                    None => {
-                        let request = record.last_code_request.clone();
-                        return Ok(NumberOutcome::AwaitingCode {
-                            requested_at,
-                            method: request.as_ref().map_or(self.number.code_method, |r| r.method),
-                            env_var: codes::code_env_var(&self.number.phone),
-                            file: codes::code_file(&shared.codes_dir, &self.number.phone),
-                            done: self.done.clone(),
-                        });
-                    }
-                },
+                }
                 Next::Verify => {
                     let id = live.as_ref().map(|n| n.id.clone()).unwrap_or_default();
                     if let Some(outcome) = self.verify(&id).await? {
@@ -614,7 +625,15 @@ impl Run<'_> {
             "step_started",
             self.number,
             &format!("verifying the code from {source}"),
-            json!({"step": "verify_code"}),
+            match &source {
+                CodeSource::Env(name) => {
+                    json!({"step": "verify_code", "code_source": "env", "env_var": name})
+                }
+                CodeSource::File(path) => {
+                    json!({"step": "verify_code", "code_source": "file", "code_file": path})
+                }
+                CodeSource::Prompt => json!({"step": "verify_code", "code_source": "prompt"}),
+            },
         );
         shared.record(self.number, |r| r.verify_attempts += 1)?;
         match shared.client.verify_code(id, &code).await {
@@ -758,6 +777,44 @@ impl Run<'_> {
         }
     }
 
+    /// Tells machine readers everything the hand-off block tells people: where the code went,
+    /// where wamig will look for it, and what this run does next. Never the code itself.
+    fn announce_wait(&self, requested_at: Timestamp, record: &NumberRecord) {
+        let shared = self.shared;
+        let method = record.last_code_request.as_ref().map_or(self.number.code_method, |r| r.method);
+        let next = if shared.prompt {
+            "prompt"
+        } else if shared.wait_until.is_some() {
+            "poll"
+        } else {
+            "stop"
+        };
+        let env_var = codes::code_env_var(&self.number.phone);
+        let file = codes::code_file(&shared.codes_dir, &self.number.phone);
+        self.shared.machine_event(
+            "awaiting_code",
+            self.number,
+            &format!(
+                "waiting for the code sent by {} at {} UTC: set {env_var} or write it to {}",
+                channel(method),
+                requested_at.strftime("%H:%M"),
+                file.display()
+            ),
+            json!({
+                "phone_number_id": record.phone_number_id,
+                "code_method": method.as_str(),
+                "channel": channel(method),
+                "language": record.last_code_request.as_ref().map(|r| r.language.clone()),
+                "requested_at": requested_at.to_string(),
+                "resend_after": (requested_at + crate::journal::CODE_COOLDOWN).to_string(),
+                "code_requests": record.code_requests,
+                "env_var": env_var,
+                "code_file": file,
+                "next": next,
+            }),
+        );
+    }
+
     /// Polls the codes directory until `--wait-for-codes` runs out, or asks on the terminal.
     async fn wait_for_code(&self, requested_at: Timestamp) -> Option<(Secret, CodeSource)> {
         let shared = self.shared;
@@ -841,7 +898,14 @@ impl Run<'_> {
             .ok()
             .map(|list| list.iter().map(observe::template_view).collect::<Vec<_>>());
         report.templates = match (source_templates, destination_templates) {
-            (Some(source), Some(destination)) => Some(TemplateReport::compare(&source, &destination)),
+            (Some(source), Some(destination)) => {
+                let before = shared
+                    .snapshot
+                    .waba(&self.number.destination_waba)
+                    .and_then(|w| w.templates.clone())
+                    .unwrap_or_default();
+                Some(TemplateReport::compare(&source, &destination, &before))
+            }
             _ => None,
         };
         shared.event(

@@ -84,8 +84,9 @@ impl VerificationReport {
         }
         if let Some(templates) = &self.templates {
             parts.push(format!(
-                "templates: {} duplicated, {} rejected after duplication, {} left out by the destination's limit, {} not eligible",
+                "templates: {} duplicated, {} already there, {} rejected after duplication, {} left out by the destination's limit, {} not eligible",
                 templates.duplicated.len(),
+                templates.already_present.len(),
                 templates.rejected.len(),
                 templates.left_out.len(),
                 templates.not_eligible.len()
@@ -99,6 +100,9 @@ impl VerificationReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TemplateReport {
     pub duplicated: Vec<String>,
+    /// Eligible, and already in the destination when this apply observed it: Meta leaves a
+    /// template of the same name and language alone, so nothing needs doing.
+    pub already_present: Vec<String>,
     /// Duplicated, then re-categorised and `REJECTED` by Meta.
     pub rejected: Vec<String>,
     /// Eligible but absent: the destination's template limit left no room.
@@ -115,8 +119,14 @@ fn key(template: &TemplateView) -> String {
 }
 
 impl TemplateReport {
-    /// Meta duplicates the source's APPROVED, high-quality (GREEN) templates.
-    pub fn compare(source: &[TemplateView], destination: &[TemplateView]) -> TemplateReport {
+    /// Meta duplicates the source's APPROVED, high-quality (GREEN) templates. `present_before`
+    /// is the destination as this apply first observed it, to tell what arrived with the number
+    /// from what was there already.
+    pub fn compare(
+        source: &[TemplateView],
+        destination: &[TemplateView],
+        present_before: &[TemplateView],
+    ) -> TemplateReport {
         let mut report = TemplateReport::default();
         for template in source {
             let status = template.status.as_deref().unwrap_or("unknown");
@@ -129,10 +139,14 @@ impl TemplateReport {
                 report.not_eligible.push((key(template), format!("quality {quality}")));
                 continue;
             }
-            let arrived = destination.iter().find(|d| {
+            let same = |d: &&TemplateView| {
                 d.name == template.name && (d.language == template.language || d.language.is_none())
-            });
-            match arrived {
+            };
+            if present_before.iter().find(same).is_some() {
+                report.already_present.push(key(template));
+                continue;
+            }
+            match destination.iter().find(same) {
                 Some(d) if d.status.as_deref() == Some("REJECTED") => report.rejected.push(key(template)),
                 Some(_) => report.duplicated.push(key(template)),
                 None => report.left_out.push(key(template)),
@@ -208,6 +222,13 @@ fn render_templates(phone: &str, templates: &TemplateReport, styles: &Styles) ->
     let _ = writeln!(out, "\nTemplates for {phone}:");
     let list = |names: &[String]| if names.is_empty() { "none".to_owned() } else { names.join(", ") };
     let _ = writeln!(out, "  duplicated: {}", list(&templates.duplicated));
+    if !templates.already_present.is_empty() {
+        let _ = writeln!(
+            out,
+            "  already in the destination (left as they were): {}",
+            list(&templates.already_present)
+        );
+    }
     if !templates.rejected.is_empty() {
         let _ = writeln!(
             out,
@@ -302,15 +323,21 @@ mod tests {
             template("welcome", "APPROVED", "GREEN"),
             template("promo", "APPROVED", "GREEN"),
             template("reminder", "APPROVED", "GREEN"),
+            template("late", "APPROVED", "GREEN"),
             template("old", "APPROVED", "RED"),
             template("draft", "PENDING", "UNKNOWN"),
         ];
-        let destination =
-            vec![template("welcome", "APPROVED", "UNKNOWN"), template("promo", "REJECTED", "UNKNOWN")];
-        let report = TemplateReport::compare(&source, &destination);
+        let before = vec![template("reminder", "APPROVED", "GREEN")];
+        let destination = vec![
+            template("welcome", "APPROVED", "UNKNOWN"),
+            template("promo", "REJECTED", "UNKNOWN"),
+            template("reminder", "APPROVED", "GREEN"),
+        ];
+        let report = TemplateReport::compare(&source, &destination, &before);
         assert_eq!(report.duplicated, vec!["welcome (en_US)"]);
+        assert_eq!(report.already_present, vec!["reminder (en_US)"]);
         assert_eq!(report.rejected, vec!["promo (en_US)"]);
-        assert_eq!(report.left_out, vec!["reminder (en_US)"]);
+        assert_eq!(report.left_out, vec!["late (en_US)"]);
         assert_eq!(
             report.not_eligible,
             vec![

@@ -98,6 +98,7 @@ pub async fn run(
     if work.is_empty() {
         ui.out(&report::render_summary(&[], &blocked, &ui.styles));
         ui.out("\nNothing to do.\n");
+        summary_event(ui, &[], blocked.len(), client.request_count());
         return Ok(blocked_status);
     }
 
@@ -275,45 +276,8 @@ pub async fn run(
 
     ui.out(&report::render_summary(&outcomes, &blocked, &ui.styles));
     ui.out(&report::render_handoff(&outcomes, &options.state_path, &ui.styles));
-    // Scripts and CI read each number's end from events, not from the text report.
-    for (phone, outcome) in &outcomes {
-        let done: Vec<&str> = outcome.steps_done().iter().map(|s| s.as_str()).collect();
-        let mut fields = json!({"phone": phone, "outcome": outcome.label(), "steps_done": done});
-        let more = match outcome {
-            NumberOutcome::Done { report, .. } => json!({"report": report}),
-            NumberOutcome::AwaitingCode { requested_at, method, env_var, file, .. } => json!({
-                "code_requested_at": requested_at, "code_method": method.as_str(),
-                "code_env_var": env_var, "code_file": file,
-                "resend_after": *requested_at + crate::journal::CODE_COOLDOWN,
-            }),
-            NumberOutcome::Failed { step, message, hint, .. } => {
-                json!({"step": step.as_str(), "error": message, "hint": hint})
-            }
-            NumberOutcome::Interrupted { .. } => json!({}),
-        };
-        if let (Some(map), serde_json::Value::Object(more)) = (fields.as_object_mut(), more) {
-            map.extend(more);
-        }
-        ui.machine_event(Level::Info, "number_outcome", &format!("{phone}: {}", outcome.label()), fields);
-    }
+    summary_event(ui, &outcomes, blocked.len(), shared.client.request_count());
     let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
-    ui.machine_event(
-        Level::Info,
-        "summary",
-        &format!(
-            "apply finished: {} done, {} waiting for a code, {} failed, {} blocked, {} interrupted",
-            counts("done"),
-            counts("waiting"),
-            counts("failed"),
-            blocked.len(),
-            counts("interrupted")
-        ),
-        json!({
-            "done": counts("done"), "waiting": counts("waiting"), "failed": counts("failed"),
-            "blocked": blocked.len(), "interrupted": counts("interrupted"),
-            "requests": shared.client.request_count(),
-        }),
-    );
     if let Some(error) = fatal {
         return Err(match error {
             engine::EngineError::Journal(error) => Error::Journal(error),
@@ -330,6 +294,48 @@ pub async fn run(
         status = status.combine(ExitStatus::Error);
     }
     Ok(status)
+}
+
+/// The closing counts for machine readers (people read the summary table on stdout).
+fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, requests: u64) {
+    let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
+    let numbers: Vec<_> = outcomes
+        .iter()
+        .map(|(phone, outcome)| {
+            let steps: Vec<&str> = outcome.steps_done().iter().map(|s| s.as_str()).collect();
+            let mut entry = json!({"phone": phone, "outcome": outcome.label(), "steps_done": steps});
+            let more = match outcome {
+                NumberOutcome::Failed { step, message, hint, .. } => {
+                    json!({"failed_step": step.as_str(), "error": message, "hint": hint})
+                }
+                NumberOutcome::AwaitingCode { requested_at, env_var, file, .. } => {
+                    json!({"requested_at": requested_at.to_string(), "env_var": env_var, "code_file": file})
+                }
+                _ => json!({}),
+            };
+            if let (Some(entry), serde_json::Value::Object(more)) = (entry.as_object_mut(), more) {
+                entry.extend(more);
+            }
+            entry
+        })
+        .collect();
+    ui.machine_event(
+        Level::Info,
+        "summary",
+        &format!(
+            "apply finished: {} done, {} waiting for a code, {} failed, {} blocked, {} interrupted",
+            counts("done"),
+            counts("waiting"),
+            counts("failed"),
+            blocked,
+            counts("interrupted")
+        ),
+        json!({
+            "done": counts("done"), "waiting": counts("waiting"), "failed": counts("failed"),
+            "blocked": blocked, "interrupted": counts("interrupted"),
+            "requests": requests, "numbers": numbers,
+        }),
+    );
 }
 
 /// While `--wait-for-codes` runs without the live view: which numbers wait and how long is
@@ -359,7 +365,7 @@ async fn countdown(shared: Arc<Shared>, total: Duration) {
             );
             shared.ui.event(
                 Level::Info,
-                "awaiting_code",
+                "waiting_for_codes",
                 &line,
                 json!({"waiting": waiting, "seconds_left": left.as_secs(), "codes_dir": shared.codes_dir}),
             );

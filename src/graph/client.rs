@@ -28,7 +28,7 @@ use super::paging::{Edge, kind_of, sanitize_next};
 use super::retry::{Decision, Jitter, RetryPolicy, Sleeper, decide};
 use super::usage::{APP_USAGE_HEADER, BUC_HEADER, Usage, parse_app_usage, parse_buc, regain_wait};
 use crate::secret::{Secret, scrub};
-use crate::ui::{Level, Ui};
+use crate::ui::{Level, LogFormat, Ui};
 
 /// Graph's commonly cited limit of ids per `?ids=` request.
 pub const MAX_IDS_PER_REQUEST: usize = 50;
@@ -100,6 +100,8 @@ struct Call {
     /// Form fields whose values are secret (code, PIN, a batch carrying the token).
     secret_params: Vec<(&'static str, Secret)>,
     op: Operation,
+    /// What the request is for, when its path alone does not say (a batch).
+    purpose: Option<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -284,7 +286,10 @@ impl GraphClient {
         ids: String,
         fields: String,
     ) -> Result<BTreeMap<String, T>, GraphError> {
-        let call = self.get_call("", &fields, &[("ids", ids)])?;
+        let count = ids.split(',').count();
+        let purpose = if count <= 3 { format!("ids {ids}") } else { format!("{count} ids") };
+        let mut call = self.get_call("", &fields, &[("ids", ids)])?;
+        call.purpose = Some(purpose);
         let value = self.execute(&call).await?;
         let Value::Object(map) = value else {
             return Err(shape_error(
@@ -332,6 +337,7 @@ impl GraphClient {
                 params: Vec::new(),
                 secret_params: Vec::new(),
                 op: Operation::Read,
+                purpose: None,
             };
             let value = self.execute(&call).await?;
             let page: Edge<T> = decode(value, &call)?;
@@ -455,9 +461,16 @@ impl GraphClient {
     /// through Graph's batch endpoint: `POST /{version}/` with the GET in the form body.
     pub async fn token_info(&self) -> Result<TokenInfo, GraphError> {
         match self.debug_token().await {
-            Ok(info) => Ok(info),
-            Err(e) if e.is_retryable_read() => Err(e),
-            Err(e) => {
+            Ok(Ok(info)) => Ok(info),
+            // The batch request itself failed on the token, the proof or the network:
+            // `/me/permissions` would fail the same way, so say so once.
+            Err(e)
+                if e.is_retryable_read()
+                    || matches!(e.class(), ErrorClass::Auth | ErrorClass::AppSecretProof) =>
+            {
+                Err(e)
+            }
+            Err(e) | Ok(Err(e)) => {
                 self.log(
                     Level::Debug,
                     "graph_token_info_fallback",
@@ -470,7 +483,9 @@ impl GraphClient {
         }
     }
 
-    async fn debug_token(&self) -> Result<TokenInfo, GraphError> {
+    /// The outer error is the batch request's own; the inner one is debug_token's answer
+    /// inside the batch (or a batch answer that is not one).
+    async fn debug_token(&self) -> Result<Result<TokenInfo, GraphError>, GraphError> {
         let mut relative = Url::parse("http://relative/debug_token")
             .map_err(|e| GraphError::config(format!("cannot build a URL: {e}"), "please report this bug"))?;
         relative.query_pairs_mut().append_pair("input_token", self.inner.token.expose());
@@ -483,8 +498,13 @@ impl GraphClient {
             secret_params: vec![("batch", Secret::new(batch))],
             // A batch of GETs changes nothing, so it may be retried like a read.
             op: Operation::Read,
+            purpose: Some("batch: GET debug_token".to_owned()),
         };
         let value = self.execute(&call).await?;
+        Ok(self.debug_token_answer(value, &call))
+    }
+
+    fn debug_token_answer(&self, value: Value, call: &Call) -> Result<TokenInfo, GraphError> {
         let info = RequestInfo {
             method: "GET".into(),
             path: format!("{}debug_token", self.inner.api_root.path()),
@@ -506,7 +526,7 @@ impl GraphClient {
             Some(other) => other.to_string(),
             None => String::new(),
         };
-        let scrub = |text: &str| self.scrub_text(text, &call);
+        let scrub = |text: &str| self.scrub_text(text, call);
         if !(200..300).contains(&status) {
             return Err(GraphError::from_response(info, status, body.as_bytes(), &scrub));
         }
@@ -645,7 +665,14 @@ impl GraphClient {
             params.push(("fields".to_owned(), fields.to_owned()));
         }
         params.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-        Ok(Call { method: Method::GET, url, params, secret_params: Vec::new(), op: Operation::Read })
+        Ok(Call {
+            method: Method::GET,
+            url,
+            params,
+            secret_params: Vec::new(),
+            op: Operation::Read,
+            purpose: None,
+        })
     }
 
     fn post_call(
@@ -662,6 +689,7 @@ impl GraphClient {
             params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             secret_params,
             op,
+            purpose: None,
         })
     }
 
@@ -674,9 +702,13 @@ impl GraphClient {
     /// The request as errors and logs show it: no query string, ever.
     fn info(&self, call: &Call) -> RequestInfo {
         let segments = self.relative_segments(&call.url);
+        let path = match &call.purpose {
+            Some(purpose) => format!("{} ({purpose})", call.url.path()),
+            None => call.url.path().to_owned(),
+        };
         RequestInfo {
             method: call.method.to_string(),
-            path: call.url.path().to_owned(),
+            path,
             op: call.op,
             node_id: segments.first().filter(|s| is_digits(s)).cloned(),
         }
@@ -756,7 +788,13 @@ impl GraphClient {
             };
             match decide(policy, attempt, waited, &error, self.inner.jitter.next()) {
                 Decision::RetryAfter(wait) => {
-                    let level = if wait >= Duration::from_secs(5) { Level::Warn } else { Level::Debug };
+                    // People need to hear only of long waits; machine readers count every retry.
+                    let json = self.inner.ui.as_ref().is_some_and(|ui| ui.log_format == LogFormat::Json);
+                    let level = match (wait >= Duration::from_secs(5), json) {
+                        (true, _) => Level::Warn,
+                        (false, true) => Level::Info,
+                        (false, false) => Level::Debug,
+                    };
                     self.log(
                         level,
                         "graph_retry",
@@ -1066,5 +1104,9 @@ mod tests {
         let me = c.get_call("me/permissions", "", &[]).unwrap();
         assert_eq!(c.endpoint(&me), "GET /me/permissions");
         assert_eq!(c.info(&me).node_id, None);
+        // Errors name what a request with no path of its own was for.
+        let mut batch = c.post_call("", Operation::Read, Vec::new(), Vec::new()).unwrap();
+        batch.purpose = Some("batch: GET debug_token".into());
+        assert_eq!(c.info(&batch).path, "/prefix/v23.0/ (batch: GET debug_token)");
     }
 }

@@ -145,10 +145,10 @@ pub enum MigrationBlock {
     MessagingForPending,
     EligibleToAddDirectly,
     TwoStepVerificationEnabled,
-    /// A WhatsApp test number (`account_mode` SANDBOX).
+    /// A WhatsApp test number (`account_mode` SANDBOX): never migratable.
     TestNumber,
-    /// The number is used with the WhatsApp Business app.
-    BusinessApp,
+    /// A number in use with the WhatsApp Business app: Meta has a separate onboarding flow.
+    BusinessAppNumber,
     Generic,
 }
 
@@ -243,7 +243,7 @@ impl ErrorClass {
                     "migration_blocked.two_step_verification_enabled"
                 }
                 MigrationBlock::TestNumber => "migration_blocked.test_number",
-                MigrationBlock::BusinessApp => "migration_blocked.business_app",
+                MigrationBlock::BusinessAppNumber => "migration_blocked.business_app_number",
                 MigrationBlock::Generic => "migration_blocked.generic",
             },
             ErrorClass::Maintenance => "maintenance",
@@ -268,7 +268,10 @@ impl ErrorClass {
     }
 }
 
-const AUTH_CODES: &[i64] = &[0, 102, 190, 2500];
+const AUTH_CODES: &[i64] = &[0, 102, 190];
+/// Graph answers 2500 both for a missing token ("An active access token must be used...") and
+/// for malformed requests ("Unknown path components", field syntax errors).
+const AUTH_OR_REQUEST_CODE: i64 = 2500;
 const PERMISSION_CODES: &[i64] = &[3, 10];
 const THROTTLE_CODES: &[i64] = &[4, 17, 32, 613, 130429, 131048, 131056, 133009];
 const TRANSIENT_CODES: &[i64] = &[1, 2, 131000, 131016, 133004];
@@ -286,8 +289,9 @@ pub fn migration_block(text: &str) -> MigrationBlock {
         MigrationBlock::TwoStepVerificationEnabled
     } else if any(text, &["test number", "test phone number", "account_mode sandbox"]) {
         MigrationBlock::TestNumber
-    } else if any(text, &["whatsapp business app", "is_on_biz_app", "biz app"]) {
-        MigrationBlock::BusinessApp
+    } else if any(text, &["business app", "is_on_biz_app", "coexistence"]) {
+        // Before the "different business" phrases: these texts say "business" too.
+        MigrationBlock::BusinessAppNumber
     } else if text.contains("webhook") {
         MigrationBlock::WebhooksMissing
     } else if any(text, &["payment", "credit line", "funding"]) {
@@ -375,12 +379,23 @@ pub fn classify(status: Option<u16>, api: &ApiError, op: Operation) -> ErrorClas
     }
 
     // Credentials next, so that an expired token is never mistaken for an expired code.
-    if text.contains("appsecret_proof") || code == Some(104) {
+    if text.contains("appsecret_proof") {
         return ErrorClass::AppSecretProof;
+    }
+    // 104 is "Incorrect signature", and also Graph's answer to a request without a token.
+    if code == Some(104) {
+        return if text.contains("access token") { ErrorClass::Auth } else { ErrorClass::AppSecretProof };
     }
     if let Some(c) = code {
         if AUTH_CODES.contains(&c) {
             return ErrorClass::Auth;
+        }
+        if c == AUTH_OR_REQUEST_CODE {
+            return if text.contains("access token") {
+                ErrorClass::Auth
+            } else {
+                ErrorClass::InvalidParameter
+            };
         }
         if PERMISSION_CODES.contains(&c) || (200..=299).contains(&c) {
             return ErrorClass::Permission;
@@ -742,13 +757,13 @@ impl GraphError {
             ErrorClass::Throttled => match self.0.retry_after {
                 Some(wait) => format!(
                     "Meta is rate-limiting this app; retry after {} (about {}); every call \
-                     made meanwhile extends the block, and a lower --parallelism helps",
+                     made meanwhile extends the block (for apply, a lower --parallelism helps)",
                     human_duration(wait),
                     retry_time(wait)
                 ),
                 None => "Meta is rate-limiting this app: wait a few minutes before running \
-                     the command again (every call made meanwhile extends the block), and \
-                     lower --parallelism"
+                     the command again (every call made meanwhile extends the block; for \
+                     apply, lower --parallelism)"
                     .to_owned(),
             },
             ErrorClass::Transient => {
@@ -886,12 +901,12 @@ fn block_hint(block: MigrationBlock, waba: &str) -> String {
              number in WhatsApp Manager (Phone numbers → Two-step verification → Turn off), then \
              run wamig apply again"
             .to_owned(),
-        MigrationBlock::TestNumber => "this is a WhatsApp test number (account_mode SANDBOX), \
-             which cannot be migrated: remove it from the manifest"
+        MigrationBlock::TestNumber => "WhatsApp test numbers cannot be migrated: remove this \
+             number from the manifest (a test number cannot move between WABAs)"
             .to_owned(),
-        MigrationBlock::BusinessApp => "the number is in use with the WhatsApp Business app, \
-             which this migration cannot move: onboard it through the WhatsApp Business app \
-             flow (coexistence) instead, or stop using it in the app, then run wamig apply again"
+        MigrationBlock::BusinessAppNumber => "this number is in use with the WhatsApp Business \
+             app, which the migration API cannot move: onboard it with Meta's WhatsApp Business \
+             app flow (coexistence) instead, and remove it from the manifest"
             .to_owned(),
         MigrationBlock::Generic => "Meta could not migrate this number: run wamig apply again \
              later; if it keeps failing, contact Meta support with the fbtrace_id"
@@ -1019,7 +1034,7 @@ mod tests {
             ErrorClass::Auth,
             "an expired token on verify_code is not an expired code"
         );
-        for code in [102, 2500, 0] {
+        for code in [102, 0] {
             assert_eq!(
                 class_of(
                     400,
@@ -1029,6 +1044,19 @@ mod tests {
                 ErrorClass::Auth
             );
         }
+        let code_2500 = |message: &str| {
+            class_of(400, json!({"error": {"message": message, "type": "OAuthException", "code": 2500}}), r)
+        };
+        assert_eq!(
+            code_2500("An active access token must be used to query information about the current user."),
+            ErrorClass::Auth
+        );
+        // The same code for a request Graph cannot parse is not a credentials problem.
+        assert_eq!(code_2500("Unknown path components: /me/feed"), ErrorClass::InvalidParameter);
+        assert_eq!(
+            code_2500("Syntax error \"Expected end of string instead of \"{\".\" at character 4: id}{"),
+            ErrorClass::InvalidParameter
+        );
         for code in [10, 200, 294, 299, 3] {
             assert_eq!(
                 class_of(
@@ -1065,6 +1093,11 @@ mod tests {
             ),
             ErrorClass::AppSecretProof
         );
+        let code_104 = |message: &str| {
+            class_of(400, json!({"error": {"message": message, "type": "OAuthException", "code": 104}}), r)
+        };
+        assert_eq!(code_104("Incorrect signature"), ErrorClass::AppSecretProof);
+        assert_eq!(code_104("An access token is required to request this resource."), ErrorClass::Auth);
     }
 
     #[test]
@@ -1277,12 +1310,17 @@ mod tests {
             ),
             (
                 "Number in use with the WhatsApp Business app",
-                "This phone number is in use with the WhatsApp Business app and can't be migrated with this API.",
-                BusinessApp,
+                "This phone number is in use with the WhatsApp Business app and can't be migrated with this API. Onboard it with the WhatsApp Business app flow instead.",
+                BusinessAppNumber,
             ),
             (
                 "Error migrating phone number",
                 "There was an error migrating this phone number. Please try again later.",
+                Generic,
+            ),
+            (
+                "Error migrating phone number",
+                "There was an error migrating this phone number: it is already being migrated to another WhatsApp Business Account. Try again later; if the problem continues, contact support.",
                 Generic,
             ),
         ];

@@ -296,7 +296,12 @@ struct Request<'a> {
     params: &'a BTreeMap<String, String>,
     token: Option<String>,
     ctx: PageCtx,
+    /// A sub-request of a batch: Graph does not nest batches.
+    in_batch: bool,
 }
+
+/// Graph's limit of requests in one batch.
+const MAX_BATCH: usize = 50;
 
 async fn graph(
     AxumState(shared): AxumState<Arc<Shared>>,
@@ -338,7 +343,7 @@ async fn graph(
         }
         Decision::Throttle => {
             fault = Some("throttle");
-            let wabas = concerned_wabas(&inner.state, &path);
+            let wabas = concerned_wabas(&inner.state, &path, &params);
             if wabas.is_empty() {
                 Outcome { result: Err(GraphError::app_rate_limited()), usage: Vec::new(), app_usage: true }
             } else {
@@ -372,6 +377,7 @@ async fn graph(
                             params: &params,
                             token,
                             ctx: PageCtx { base_url: format!("http://{host}"), version: v },
+                            in_batch: false,
                         };
                         dispatch(&shared, &mut inner, &request)
                     }
@@ -491,32 +497,47 @@ fn log_entry(
     }
 }
 
-/// A batch carries whole requests, tokens included (`debug_token?input_token=...`): their
-/// secret parameters are redacted like top-level ones. A batch that cannot be read is redacted
-/// whole, since what it holds is unknown.
-fn redact_batch(batch: &str) -> String {
-    fn redact_query(query: &str) -> String {
-        query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if REDACTED.contains(&key) => format!("{key}=<redacted>"),
-                _ => pair.to_owned(),
+/// A batch carries parameters of its own (an `input_token`, a PIN in a body) inside its
+/// relative URLs and bodies; those are redacted like top-level ones. A batch that cannot be
+/// read is redacted whole, since what it hides is unknown.
+fn redact_batch(text: &str) -> String {
+    let redact_form = |form: &str| -> String {
+        form.split('&')
+            .map(|pair| {
+                let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+                if REDACTED.contains(&percent_decode(key).as_str()) {
+                    format!("{key}=<redacted>")
+                } else {
+                    pair.to_owned()
+                }
             })
             .collect::<Vec<_>>()
             .join("&")
-    }
-    let Ok(Value::Array(mut items)) = serde_json::from_str::<Value>(batch) else {
+    };
+    let Ok(Value::Array(mut items)) = serde_json::from_str::<Value>(text) else {
         return "<redacted>".to_owned();
     };
     for item in &mut items {
-        let Some(object) = item.as_object_mut() else { return "<redacted>".to_owned() };
-        if let Some(Value::String(url)) = object.get_mut("relative_url")
-            && let Some((path, query)) = url.split_once('?')
-        {
-            *url = format!("{path}?{}", redact_query(query));
-        }
-        if let Some(Value::String(body)) = object.get_mut("body") {
-            *body = redact_query(body);
+        let Some(object) = item.as_object_mut() else {
+            return "<redacted>".to_owned();
+        };
+        for (key, value) in object.iter_mut() {
+            let Some(text) = value.as_str() else {
+                if key == "relative_url" || key == "body" {
+                    *value = json!("<redacted>");
+                }
+                continue;
+            };
+            match key.as_str() {
+                "relative_url" => {
+                    *value = json!(match text.split_once('?') {
+                        Some((path, query)) => format!("{path}?{}", redact_form(query)),
+                        None => text.to_owned(),
+                    });
+                }
+                "body" => *value = json!(redact_form(text)),
+                _ => {}
+            }
         }
     }
     Value::Array(items).to_string()
@@ -574,13 +595,26 @@ fn split_version(path: &str) -> Result<(String, Vec<String>), GraphError> {
     Ok((live, segments[1..].to_vec()))
 }
 
-/// The WABAs a path is about, looked up without checking the token (throttle faults need it
-/// before authentication).
-fn concerned_wabas(state: &State, path: &str) -> Vec<String> {
+/// The WABAs a request is about (its path, or the `ids` of a multi-id read), looked up without
+/// checking the token (throttle faults need it before authentication).
+fn concerned_wabas(state: &State, path: &str, params: &BTreeMap<String, String>) -> Vec<String> {
     let Ok((_, segments)) = split_version(path) else {
         return Vec::new();
     };
-    segments.first().and_then(|id| state.waba_of(id)).into_iter().collect()
+    let found: Vec<String> = match segments.first() {
+        Some(id) => state.waba_of(id).into_iter().collect(),
+        None => params
+            .get("ids")
+            .map(|ids| ids.split(',').filter_map(|id| state.waba_of(id.trim())).collect())
+            .unwrap_or_default(),
+    };
+    let mut wabas: Vec<String> = Vec::new();
+    for waba in found {
+        if !wabas.contains(&waba) {
+            wabas.push(waba);
+        }
+    }
+    wabas
 }
 
 fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>) -> Outcome {
@@ -621,6 +655,9 @@ fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>) -> Outcom
     };
 
     match segments.as_slice() {
+        [] if *request.method == Method::POST && !request.in_batch && params.contains_key("batch") => {
+            batch(shared, inner, request, token)
+        }
         [] => {
             if request.method != Method::GET {
                 return Outcome::err(GraphError::method_not_supported(&method));
@@ -727,6 +764,124 @@ fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>) -> Outcom
 
 fn success() -> Value {
     json!({ "success": true })
+}
+
+/// One request of a batch, as Graph takes it: `method`, `relative_url` (with or without a
+/// version; without, the batch's own), and for writes a form-encoded `body`.
+#[derive(Debug)]
+struct BatchItem {
+    method: Method,
+    /// The version and path segments, or why the path is unknown (that request alone fails).
+    target: Result<(String, Vec<String>), GraphError>,
+    params: BTreeMap<String, String>,
+}
+
+fn parse_batch(text: &str, default_version: &str) -> Result<Vec<BatchItem>, GraphError> {
+    let invalid = || GraphError::invalid_param("batch", "must be a JSON array of requests");
+    let items = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) => items,
+        _ => return Err(invalid()),
+    };
+    if items.is_empty() {
+        return Err(invalid());
+    }
+    if items.len() > MAX_BATCH {
+        return Err(GraphError::bad_body(&format!(
+            "Too many requests in batch message. Maximum batch size is {MAX_BATCH}"
+        )));
+    }
+    items
+        .iter()
+        .map(|item| {
+            let method = item
+                .get("method")
+                .and_then(Value::as_str)
+                .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .ok_or_else(|| GraphError::missing_param("method"))?;
+            let relative = item
+                .get("relative_url")
+                .and_then(Value::as_str)
+                .ok_or_else(|| GraphError::missing_param("relative_url"))?;
+            let (path, query) = relative.split_once('?').unwrap_or((relative, ""));
+            let path = format!("/{}", path.trim_start_matches('/'));
+            let target = if path == "/" {
+                Ok((default_version.to_owned(), Vec::new()))
+            } else {
+                match split_version(&path) {
+                    // No version in the relative URL: the batch's own applies.
+                    Ok((_, segments)) if !path_has_version(&path) => {
+                        Ok((default_version.to_owned(), segments))
+                    }
+                    found => found,
+                }
+            };
+            let mut params: BTreeMap<String, String> = decode_form(query).into_iter().collect();
+            if let Some(body) = item.get("body").and_then(Value::as_str) {
+                params.extend(decode_form(body));
+            }
+            Ok(BatchItem { method, target, params })
+        })
+        .collect()
+}
+
+fn path_has_version(path: &str) -> bool {
+    path.split('/')
+        .find(|s| !s.is_empty())
+        .is_some_and(|first| first.starts_with('v') && first[1..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// `POST /` with `batch=[...]`: each request runs as if sent alone with the batch's token
+/// (and `appsecret_proof`), and the answer is an array in the same order of
+/// `{"code", "headers", "body"}` with the body as a JSON string. A failing request fails only
+/// its own entry.
+fn batch(shared: &Shared, inner: &mut Inner, request: &Request<'_>, token: &str) -> Outcome {
+    let items = match parse_batch(&request.params["batch"], &request.ctx.version) {
+        Ok(items) => items,
+        Err(error) => return Outcome::err(error),
+    };
+    let include_headers = request.params.get("include_headers").is_none_or(|v| v.trim() != "false");
+    let mut answers = Vec::with_capacity(items.len());
+    let mut usage: Vec<Usage> = Vec::new();
+    for mut item in items {
+        for inherited in ["access_token", "appsecret_proof"] {
+            if let Some(value) = request.params.get(inherited) {
+                item.params.entry(inherited.to_owned()).or_insert_with(|| value.clone());
+            }
+        }
+        let sub_token = item.params.get("access_token").cloned().unwrap_or_else(|| token.to_owned());
+        let (outcome, version) = match item.target {
+            Err(error) => (Outcome::err(error), request.ctx.version.clone()),
+            Ok((version, segments)) => {
+                let sub = Request {
+                    method: &item.method,
+                    segments,
+                    params: &item.params,
+                    token: Some(sub_token),
+                    ctx: PageCtx { base_url: request.ctx.base_url.clone(), version: version.clone() },
+                    in_batch: true,
+                };
+                (dispatch(shared, inner, &sub), version)
+            }
+        };
+        usage.retain(|u| !outcome.usage.iter().any(|o| o.waba_id == u.waba_id));
+        usage.extend(outcome.usage);
+        let (code, body) = match outcome.result {
+            Ok(value) => (200, value),
+            Err(error) => {
+                let trace = inner.trace_id();
+                (error.status, error.to_json(&trace))
+            }
+        };
+        let mut answer = json!({ "code": code, "body": body.to_string() });
+        if include_headers {
+            answer["headers"] = json!([
+                {"name": "Content-Type", "value": "application/json; charset=UTF-8"},
+                {"name": "facebook-api-version", "value": version},
+            ]);
+        }
+        answers.push(answer);
+    }
+    Outcome::ok(Value::Array(answers), usage)
 }
 
 /// Writes an issued code to `<outbox>/<digits>`, replacing an older one: the code leaves
@@ -1077,16 +1232,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_are_logged_without_their_secrets() {
-        let batch = r#"[{"method":"GET","relative_url":"debug_token?input_token=T0KEN&fields=x"},{"method":"POST","relative_url":"1/register","body":"pin=123456&messaging_product=whatsapp"}]"#;
-        let logged = redact_batch(batch);
-        assert!(!logged.contains("T0KEN") && !logged.contains("123456"), "{logged}");
-        assert!(logged.contains("input_token=<redacted>&fields=x"), "{logged}");
-        assert!(logged.contains("messaging_product=whatsapp"), "{logged}");
-        assert_eq!(redact_batch("not json T0KEN"), "<redacted>");
-    }
-
-    #[test]
     fn versions_like_graph() {
         assert_eq!(
             split_version("/v23.0/123/phone_numbers").unwrap(),
@@ -1099,6 +1244,60 @@ mod tests {
             assert_eq!(error.code, 2500, "{bad}");
         }
         assert_eq!(split_version("/v2.80/me/feed").unwrap_err().message, "Unknown path components: /me/feed");
+    }
+
+    #[test]
+    fn multi_id_reads_concern_the_wabas_they_name() {
+        let world = crate::sandbox::World::from_yaml_str(crate::sandbox::EXAMPLE_WORLD).unwrap();
+        let state = State::new(&world, 1);
+        let params: BTreeMap<String, String> =
+            [("ids".to_owned(), "104996122399160, 106540352242922,nope,102289599326934".to_owned())].into();
+        assert_eq!(
+            concerned_wabas(&state, "/v23.0/", &params),
+            ["104996122399160".to_owned(), "102289599326934".to_owned()]
+        );
+        assert_eq!(concerned_wabas(&state, "/v23.0/me", &params), Vec::<String>::new());
+        assert_eq!(
+            concerned_wabas(&state, "/v23.0/104996122399160/phone_numbers", &BTreeMap::new()),
+            ["104996122399160"]
+        );
+    }
+
+    #[test]
+    fn batch_log_redacts_secrets_inside_requests() {
+        let batch = r#"[{"method":"GET","relative_url":"debug_token?input_token=EAAsecret&x=1"},{"method":"POST","relative_url":"1/register","body":"messaging_product=whatsapp&pin=123456"},{"method":"GET","relative_url":"me?access%5Ftoken=EAAother"}]"#;
+        let redacted = redact_batch(batch);
+        assert!(!redacted.contains("EAAsecret") && !redacted.contains("123456"), "{redacted}");
+        assert!(!redacted.contains("EAAother"), "{redacted}");
+        assert!(redacted.contains("input_token=<redacted>&x=1"), "{redacted}");
+        assert!(redacted.contains("messaging_product=whatsapp&pin=<redacted>"), "{redacted}");
+        assert_eq!(redact_batch("not json EAAsecret"), "<redacted>");
+        assert_eq!(redact_batch(r#"["debug_token?input_token=EAAsecret"]"#), "<redacted>");
+    }
+
+    #[test]
+    fn batches_parse_like_graph() {
+        let items = parse_batch(
+            r#"[{"method":"get","relative_url":"debug_token?input_token=T"},{"method":"POST","relative_url":"/v22.0/1/request_code","body":"code_method=SMS"}]"#,
+            "v23.0",
+        )
+        .unwrap();
+        assert_eq!(items[0].method, Method::GET);
+        assert_eq!(items[0].target.as_ref().unwrap(), &("v23.0".to_owned(), vec!["debug_token".to_owned()]));
+        assert_eq!(items[0].params["input_token"], "T");
+        assert_eq!(
+            items[1].target.as_ref().unwrap(),
+            &("v22.0".to_owned(), vec!["1".to_owned(), "request_code".to_owned()])
+        );
+        assert_eq!(items[1].params["code_method"], "SMS");
+        // An unknown version fails that request only.
+        let unknown = parse_batch(r#"[{"method":"GET","relative_url":"v99.0/me"}]"#, "v23.0").unwrap();
+        assert_eq!(unknown[0].target.as_ref().unwrap_err().code, 2500);
+        for bad in ["{}", "[]", "[1]", r#"[{"method":"GET"}]"#, "nope"] {
+            assert_eq!(parse_batch(bad, "v23.0").err().map(|e| e.code), Some(100), "{bad}");
+        }
+        let many = format!("[{}]", vec![r#"{"method":"GET","relative_url":"me"}"#; 51].join(","));
+        assert!(parse_batch(&many, "v23.0").unwrap_err().message.contains("Maximum batch size is 50"));
     }
 
     #[test]

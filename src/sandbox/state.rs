@@ -366,9 +366,12 @@ impl State {
         state.next_id = largest.saturating_add(1000);
 
         for waba in &world.wabas {
-            let ordinal = state.next_ordinal();
-            let subscribed =
-                waba.subscribed_apps.iter().map(|app| (ordinal, app.id.clone(), app.name.clone())).collect();
+            // One ordinal per app: cursors are ordinals, so apps sharing one could not be paged.
+            let subscribed = waba
+                .subscribed_apps
+                .iter()
+                .map(|app| (state.next_ordinal(), app.id.clone(), app.name.clone()))
+                .collect();
             let namespace = waba.message_template_namespace.clone().unwrap_or_else(|| {
                 let a = state.rng.next_u64();
                 let b = state.rng.next_u64();

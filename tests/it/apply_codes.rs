@@ -208,24 +208,23 @@ fn json_events_tell_scripts_where_each_code_goes_and_how_each_number_ended() {
     assert_eq!(first.status.code(), Some(3), "{}", transcript(&first));
     let events = json_events(&first);
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
-    for expected in ["plan_ready", "step_started", "step_finished", "number_outcome", "summary"] {
+    for expected in ["plan_ready", "step_started", "step_finished", "summary"] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
-    let outcome = events.iter().find(|e| e["event"] == "number_outcome").unwrap();
-    assert_eq!(outcome["phone"], "+16315550102");
-    assert_eq!(outcome["outcome"], "waiting");
-    assert_eq!(outcome["code_env_var"], format!("WAMIG_CODE_{ORDERS_DIGITS}"));
-    assert!(outcome["code_file"].as_str().unwrap().ends_with(&format!(".wamig/codes/{ORDERS_DIGITS}")));
-    assert_eq!(outcome["steps_done"], serde_json::json!(["initiate_migration", "request_code"]));
     let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
     assert_eq!(summary["waiting"], 1);
+    let number = &summary["numbers"][0];
+    assert_eq!(number["phone"], "+16315550102");
+    assert_eq!(number["outcome"], "waiting");
+    assert_eq!(number["env_var"], format!("WAMIG_CODE_{ORDERS_DIGITS}"));
+    assert!(number["code_file"].as_str().unwrap().ends_with(&format!(".wamig/codes/{ORDERS_DIGITS}")));
+    assert_eq!(number["steps_done"], serde_json::json!(["initiate_migration", "request_code"]));
 
     rig.deliver_code(ORDERS_DIGITS);
     let second = apply_command(&rig, &[]).args(["--log-format", "json"]).output().unwrap();
     assert_eq!(second.status.code(), Some(0), "{}", transcript(&second));
     let events = json_events(&second);
-    let outcome = events.iter().find(|e| e["event"] == "number_outcome").unwrap();
-    assert_eq!(outcome["outcome"], "done");
-    assert_eq!(outcome["report"]["registered"], true);
-    assert_eq!(outcome["report"]["gone_from_source"], true);
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["numbers"][0]["outcome"], "done");
+    assert_eq!(summary["done"], 1);
 }

@@ -1,13 +1,9 @@
 //! Integration tests: the real `wamig` binary, run as a user would, against fixtures and the
 //! sandbox on loopback. One test binary with modules keeps link time down.
 
-mod support;
-
 mod apply_support;
-mod examples;
-mod rig_smoke;
-mod schema;
-mod validate;
+mod plan_support;
+mod support;
 
 mod apply_codes;
 mod apply_crash;
@@ -15,3 +11,16 @@ mod apply_errors;
 mod apply_faults;
 mod apply_options;
 mod apply_secrets;
+mod ci_recipes;
+mod cli_usage;
+mod client_sandbox;
+mod completions;
+mod demo;
+mod events;
+mod examples;
+mod graph_client;
+mod plan_cli;
+mod rig_smoke;
+mod sandbox_api;
+mod schema;
+mod validate;

@@ -136,10 +136,12 @@ pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan)
             parts.push(format!("{left_out} will not fit"));
         }
         format!(
-            "{} eligible (APPROVED, GREEN): {}; the destination has room for {}",
+            // Graph does not report a WABA's own template limit, so the room is a forecast.
+            "{} eligible (APPROVED, GREEN): {}; the destination has room for {} if its limit is Meta's usual {}",
             forecast.eligible,
             parts.join(", "),
-            forecast.destination_room
+            forecast.destination_room,
+            super::planner::TEMPLATE_LIMIT
         )
     };
     if moved {

@@ -501,6 +501,34 @@ fn paging_walks_forward_and_back() {
 }
 
 #[test]
+fn subscribed_apps_page_one_app_at_a_time() {
+    let mut world = example();
+    let dest = world.wabas.iter_mut().find(|w| w.id == DEST).unwrap();
+    let mut more = dest.subscribed_apps[0].clone();
+    more.id = "100000000000002".into();
+    dest.subscribed_apps.push(more);
+    let mut state = State::new(&world, 7);
+    let acme = caller(&state, ACME);
+    // An app subscribed later comes after the world's.
+    let no_webhooks_apps = |state: &State| {
+        let page = state.read_edge(&acme, NO_WEBHOOKS, "subscribed_apps", &EdgeQuery::default(), &ctx());
+        page.unwrap()["data"].as_array().unwrap().len()
+    };
+    state.subscribe(&acme, NO_WEBHOOKS).unwrap();
+    assert_eq!(no_webhooks_apps(&state), 1);
+
+    let mut query = EdgeQuery { limit: Some(1), ..EdgeQuery::default() };
+    let first = state.read_edge(&acme, DEST, "subscribed_apps", &query, &ctx()).unwrap();
+    assert_eq!(first["data"].as_array().unwrap().len(), 1);
+    let next = first["paging"]["next"].as_str().expect("a second app, so a next page");
+    assert!(next.starts_with("http://127.0.0.1:9/v23.0/104996122399160/subscribed_apps?"), "{next}");
+    query.after = first["paging"]["cursors"]["after"].as_str().map(str::to_owned);
+    let second = state.read_edge(&acme, DEST, "subscribed_apps", &query, &ctx()).unwrap();
+    assert_eq!(second["data"][0]["whatsapp_business_api_data"]["id"], "100000000000002");
+    assert!(second["paging"].get("next").is_none());
+}
+
+#[test]
 fn cursors_round_trip() {
     for n in [0, 1, 9, 10, 12345, u64::MAX] {
         assert_eq!(decode_cursor(&encode_cursor(n), "after").unwrap(), n);

@@ -16,7 +16,7 @@ const INITECH: &str = "sandbox-token-initech-partner";
 const SOURCE: &str = "102289599326934";
 const DEST: &str = "104996122399160";
 const NO_WEBHOOKS: &str = "105000000000002";
-const EXAMPLE: &str = include_str!("../examples/sandbox/world.yaml");
+const EXAMPLE: &str = include_str!("../../examples/sandbox/world.yaml");
 
 struct Env {
     handle: SandboxHandle,
@@ -1061,4 +1061,50 @@ async fn admin_changes_like_whatsapp_manager() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn batch_requests_answer_each_request_and_keep_secrets_out_of_the_log() {
+    let env = env().await;
+    let batch = json!([
+        {"method": "GET", "relative_url": format!("debug_token?input_token={ACME}")},
+        {"method": "GET", "relative_url": format!("v22.0/{DEST}?fields=name")},
+        {"method": "GET", "relative_url": "201000000000001"},
+        {"method": "POST", "relative_url": "107000000000001/register", "body": "messaging_product=whatsapp&pin=975310"},
+    ])
+    .to_string();
+    let answer = env.post("/", ACME, &[("batch", batch.as_str()), ("include_headers", "false")]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let items = answer.body.as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    let body = |i: usize| -> Value { serde_json::from_str(items[i]["body"].as_str().unwrap()).unwrap() };
+    assert_eq!(items[0]["code"], 200);
+    assert!(items[0].get("headers").is_none());
+    assert_eq!(body(0)["data"]["is_valid"], true);
+    assert_eq!(body(1), json!({"name": "acme-cloud", "id": DEST}));
+    // A failing request fails only its own entry, with Graph's envelope.
+    assert_eq!(items[2]["code"], 400);
+    assert_eq!(
+        (body(2)["error"]["code"].as_i64(), body(2)["error"]["error_subcode"].as_i64()),
+        (Some(100), Some(33))
+    );
+    // Writes run too (a number registered before may register again with a PIN).
+    assert_eq!(body(3), json!({"success": true}));
+
+    let with_headers = env.post("/", ACME, &[("batch", r#"[{"method":"GET","relative_url":"me"}]"#)]).await;
+    assert!(with_headers.body[0]["headers"].is_array());
+    // Not nested, not unbounded, not without a token.
+    let nested = json!([{"method": "POST", "relative_url": "/", "body": "batch=[]"}]).to_string();
+    let answer = env.post("/", ACME, &[("batch", nested.as_str())]).await;
+    assert_eq!(answer.body[0]["code"], 400);
+    let answer = env.post("/", ACME, &[("batch", "not json")]).await;
+    assert_eq!(answer.code(), 100);
+    let answer = env.send(env.client.post(env.url("/")).form(&[("batch", batch.as_str())])).await;
+    assert_eq!(answer.code(), 104);
+
+    let log = serde_json::to_string(&env.handle.requests()).unwrap();
+    for secret in [ACME, "975310"] {
+        assert!(!log.contains(secret), "{secret} in {log}");
+    }
+    assert!(log.contains("input_token=<redacted>") && log.contains("pin=<redacted>"), "{log}");
 }

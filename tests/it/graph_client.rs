@@ -1086,3 +1086,18 @@ async fn token_info_falls_back_to_permissions_when_debug_token_is_refused() {
     let info = client(&server.url).token_info().await.unwrap();
     assert_eq!(info.source, TokenInfoSource::Permissions);
 }
+
+#[tokio::test]
+async fn token_info_does_not_fall_back_when_the_token_itself_is_refused() {
+    let server = serve(|_, _| {
+        Reply::json(
+            400,
+            json!({"error": {"message": "Error validating access token: Session has expired",
+            "type": "OAuthException", "code": 190, "error_subcode": 463}}),
+        )
+    })
+    .await;
+    let error = client(&server.url).token_info().await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Auth);
+    assert_eq!(server.seen().len(), 1, "no /me/permissions after the token was refused");
+}
