@@ -168,3 +168,75 @@ fn ctrl_c_while_waiting_for_codes_stops_at_once() {
     assert!(stdout(&output).contains("+16315550102  interrupted"), "{}", transcript(&output));
     assert_eq!(rig.journal()["numbers"]["+16315550102"]["code_requests"], 1);
 }
+
+/// Kills apply after Graph applied the step's write but before its answer arrived: the worst
+/// moment, when only live state tells what happened.
+fn kill_after_applied(step_line: &str, suffix: &str, code: Code) {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let mut command = apply_command(&rig, &[]);
+    if code != Code::None {
+        assert_eq!(apply(&rig, &[]).status.code(), Some(3));
+    }
+    match code {
+        Code::None => {}
+        Code::Env => {
+            command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS));
+        }
+        Code::File => rig.deliver_code(ORDERS_DIGITS),
+    }
+    set_latency(&rig, 150);
+    let running = Running::spawn(command);
+    running.wait_for_line(step_line);
+    // The call is held by the latency; its answer will be held after it is applied.
+    rig.sandbox.set_faults(wamig::sandbox::Faults {
+        latency: Duration::from_millis(150),
+        answer_delay: Duration::from_secs(2),
+        ..wamig::sandbox::Faults::default()
+    });
+    let start = Instant::now();
+    while posts(&rig, suffix) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "{suffix} never came");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    running.signal("KILL");
+    let killed = running.finish();
+    assert_eq!(killed.status.code(), None, "{}", transcript(&killed));
+    rig.sandbox.set_faults(wamig::sandbox::Faults::default());
+
+    // A rerun before the phone's owner has passed the code on: it must not ask for another.
+    let rerun = apply(&rig, &[]);
+    assert!(matches!(rerun.status.code(), Some(0) | Some(3)), "{}", transcript(&rerun));
+    assert_eq!(posts(&rig, "/request_code"), 1, "{step_line}: no second code within the cooldown");
+    assert!(stderr(&rerun).contains("took over the journal lock"), "{}", transcript(&rerun));
+
+    let converged = converge(&rig, ORDERS_DIGITS);
+    assert!(!converged.resent, "{step_line}: the code sent before the kill was waited for, not asked again");
+    assert_eq!(posts(&rig, "/104996122399160/phone_numbers"), 1, "{step_line}: the migration started once");
+    assert_eq!(posts(&rig, "/request_code"), 1, "{step_line}: one code in all");
+    let record = &rig.journal()["numbers"]["+16315550102"];
+    assert_eq!(record["register_attempts"].as_array().map_or(0, Vec::len), posts(&rig, "/register"));
+    assert_eq!(record["verify_attempts"].as_u64().unwrap() as usize, posts(&rig, "/verify_code"));
+    assert!(!rig.code_file(ORDERS_DIGITS).exists(), "{step_line}: an accepted code file does not linger");
+    let plan = rig.wamig().args(["plan", "--detailed-exitcode"]).output().unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{step_line}: {}", transcript(&plan));
+}
+
+#[test]
+fn killed_after_the_migration_was_applied_but_before_its_answer() {
+    kill_after_applied("starting the migration", "/104996122399160/phone_numbers", Code::None);
+}
+
+#[test]
+fn killed_after_the_code_was_sent_but_before_the_answer() {
+    kill_after_applied("requesting a code by SMS", "/request_code", Code::None);
+}
+
+#[test]
+fn killed_after_the_code_was_verified_but_before_the_answer() {
+    kill_after_applied("verifying the code from", "/verify_code", Code::File);
+}
+
+#[test]
+fn killed_after_registering_but_before_the_answer() {
+    kill_after_applied("registering on the Cloud API", "/register", Code::Env);
+}
