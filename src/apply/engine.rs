@@ -197,6 +197,7 @@ struct Run<'a> {
     plan: &'a NumberPlan,
     done: Vec<Step>,
     requested_this_run: bool,
+    registered_this_run: bool,
     code: Option<(Secret, CodeSource)>,
     provisioning_retries: usize,
     step_retries: HashMap<Step, u32>,
@@ -215,6 +216,7 @@ pub async fn run_number(
         plan,
         done: Vec::new(),
         requested_this_run: false,
+        registered_this_run: false,
         code: None,
         provisioning_retries: 0,
         step_retries: HashMap::new(),
@@ -366,6 +368,7 @@ impl Run<'_> {
                     code_at_hand: self.code.is_some(),
                     resend: shared.resend && !self.requested_this_run,
                     requested_this_run: self.requested_this_run,
+                    registered_this_run: self.registered_this_run,
                     now: Timestamp::now(),
                 },
             );
@@ -417,6 +420,19 @@ impl Run<'_> {
                         Step::Register,
                         format!("{attempts} register calls in the last 72 hours, Meta allows 10: no more is made"),
                         "wait until the oldest attempt is 72 hours old (see `wamig status`), then run wamig apply again".into(),
+                    ));
+                }
+                Next::RegisterLater { after, attempts } => {
+                    return Ok(self.failed(
+                        Step::Register,
+                        format!(
+                            "Meta was still provisioning the display name at the last register call (2388001); no register call before {} UTC",
+                            after.strftime("%Y-%m-%d %H:%M")
+                        ),
+                        format!(
+                            "run wamig apply again after {} UTC; each refused call counts against Meta's 10 per 72 hours ({attempts} used), so wamig waits longer after each",
+                            after.strftime("%H:%M")
+                        ),
                     ));
                 }
                 Next::VerifyTemplates => {
@@ -716,6 +732,7 @@ impl Run<'_> {
         );
         // Counted before the call: a crash during it must still count against the 10 per 72 h.
         shared.record(self.number, |r| r.register_attempts.push(Timestamp::now()))?;
+        self.registered_this_run = true;
         match shared.client.register(id, pin).await {
             Ok(()) => {
                 shared.record(self.number, |r| {

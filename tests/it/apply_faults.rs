@@ -141,28 +141,64 @@ fn register_is_retried_while_the_display_name_is_provisioned() {
     assert_eq!(record["register_attempts"].as_array().unwrap().len(), 2);
 }
 
+/// Moves every time the journal remembers for `phone` back by `by`, as if the runs so far had
+/// happened that much earlier.
+fn age_journal(rig: &Rig, phone: &str, by: jiff::SignedDuration) {
+    let path = rig.path().join(".wamig/state.json");
+    let mut journal = rig.journal();
+    let shift = |value: &mut serde_json::Value| {
+        if let Some(at) = value.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
+            *value = (at - by).to_string().into();
+        }
+    };
+    let record = &mut journal["numbers"][phone];
+    for attempt in record["register_attempts"].as_array_mut().into_iter().flatten() {
+        shift(attempt);
+    }
+    shift(&mut record["last_error"]["at"]);
+    std::fs::write(path, serde_json::to_string_pretty(&journal).unwrap()).unwrap();
+}
+
+fn register_attempts(rig: &Rig, phone: &str) -> usize {
+    rig.journal()["numbers"][phone]["register_attempts"].as_array().map_or(0, Vec::len)
+}
+
 #[test]
-fn the_register_budget_is_never_exceeded() {
+fn the_register_budget_is_never_exceeded_and_reruns_are_spaced_out() {
     let world = EXAMPLE_WORLD_WITH_FAILURES.replace("register_failures: 1", "register_failures: 50");
     let rig = Rig::with_world(&world, &manifest(&[SUPPORT]));
     assert_eq!(apply(&rig, &[]).status.code(), Some(3));
     rig.deliver_code(SUPPORT_DIGITS);
-    let mut outputs = Vec::new();
+    let first = apply(&rig, &[]);
+    assert_eq!(first.status.code(), Some(1), "{}", transcript(&first));
+    assert_eq!(posts(&rig, "/register"), 3, "one call and the two retries of --register-backoff");
+
+    // Run again at once: Meta is still busy, so no call is spent.
+    let too_soon = apply(&rig, &[]);
+    assert_eq!(too_soon.status.code(), Some(1), "{}", transcript(&too_soon));
+    assert_eq!(posts(&rig, "/register"), 3);
+    assert!(stdout(&too_soon).contains("no register call before"), "{}", transcript(&too_soon));
+
+    let mut last = None;
     for _ in 0..8 {
+        let attempts = register_attempts(&rig, "+16315550101");
+        let wait = wamig::apply::decide::provisioning_spacing(attempts);
+        age_journal(&rig, "+16315550101", wait + jiff::SignedDuration::from_mins(1));
         let output = apply(&rig, &[]);
         assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
-        outputs.push(output);
+        last = Some(output);
     }
-    let registers = posts(&rig, "/register");
-    assert_eq!(registers, 10, "the whole budget, no more");
+    let last = last.unwrap();
+    assert_eq!(posts(&rig, "/register"), 10, "the whole budget, no more");
     assert!(rig.sandbox.requests().iter().all(|r| r.error_code != Some(133016)), "never over Meta's limit");
-    let record = &rig.journal()["numbers"]["+16315550101"];
-    assert_eq!(record["register_attempts"].as_array().unwrap().len(), 10, "the journal counts them all");
-    let last = outputs.last().unwrap();
-    assert!(stdout(last).contains("10 register calls in the last 72 hours, Meta allows 10: no more is made"));
+    assert_eq!(register_attempts(&rig, "+16315550101"), 10, "the journal counts them all");
+    assert!(
+        stdout(&last).contains("10 register calls in the last 72 hours, Meta allows 10: no more is made")
+    );
     with_filters(&rig.filters(), || {
-        insta::assert_snapshot!("provisioning_gives_up", summary(&outputs[0]));
-        insta::assert_snapshot!("budget_spent", summary(last));
+        insta::assert_snapshot!("provisioning_gives_up", summary(&first));
+        insta::assert_snapshot!("provisioning_too_soon", summary(&too_soon));
+        insta::assert_snapshot!("budget_spent", summary(&last));
     });
 }
 
