@@ -345,8 +345,10 @@ impl Run<'_> {
                 )));
             }
 
-            let unverified = live.as_ref().is_some_and(|n| !n.is_verified());
-            if unverified && self.code.is_none() {
+            // Looked at before the migration starts too: a bad code given up front stops the
+            // number before its first write, not after an SMS was sent for nothing.
+            let code_needed = live.as_ref().is_none_or(|n| !n.is_verified());
+            if code_needed && self.code.is_none() {
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {

@@ -121,6 +121,18 @@ fn a_code_that_is_not_six_digits_is_refused_before_any_call() {
 }
 
 #[test]
+fn a_bad_code_given_before_the_first_run_stops_that_number_before_any_write() {
+    let rig = Rig::new(&manifest(&[ORDERS, RETURNS]));
+    let output = apply_command(&rig, &[]).env(code_var(ORDERS_DIGITS), "1234567").output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_eq!(posts(&rig, "/104996122399160/phone_numbers"), 1, "only the other number started");
+    assert_eq!(posts(&rig, "/request_code"), 1);
+    assert!(rig.outbox.join(RETURNS_DIGITS).exists() && !rig.outbox.join(ORDERS_DIGITS).exists());
+    let out = stdout(&output);
+    assert!(out.contains("+16315550102  failed") && out.contains("+16315550103  waiting"), "{out}");
+}
+
+#[test]
 fn a_wrong_code_stops_that_number_only_and_the_right_one_then_finishes_it() {
     let rig = Rig::new(&manifest(&[ORDERS, RETURNS]));
     assert_eq!(apply(&rig, &["--parallelism", "1"]).status.code(), Some(3));
