@@ -104,6 +104,7 @@ struct WabaState {
     verification: VerificationStatus,
     funding: Option<String>,
     currency: String,
+    country: String,
     timezone_id: String,
     namespace: String,
     subscribed: Vec<(u64, String, String)>,
@@ -394,6 +395,7 @@ impl State {
                     verification: waba.business_verification_status,
                     funding: waba.primary_funding_id.clone(),
                     currency: waba.currency.clone(),
+                    country: waba.country.clone(),
                     timezone_id: waba.timezone_id.clone(),
                     namespace,
                     subscribed,
@@ -771,6 +773,10 @@ impl State {
                 "account_review_status" => Some(json!(waba.review.as_str())),
                 "business_verification_status" => Some(json!(waba.verification.as_str())),
                 "currency" => Some(json!(waba.currency)),
+                "country" => Some(json!(waba.country)),
+                // Only WABAs shared under the (deprecated) On-Behalf-Of model have one, and the
+                // sandbox's partners share WABAs with their clients' consent instead.
+                "on_behalf_of_business_info" => None,
                 "timezone_id" => Some(json!(waba.timezone_id)),
                 "message_template_namespace" => Some(json!(waba.namespace)),
                 "primary_funding_id" => waba.funding.as_ref().map(|f| json!(f)),
@@ -1610,7 +1616,7 @@ fn template_field(t: &TemplateSnapshot, name: &str) -> FieldValue {
         "language" => Some(json!(t.language)),
         "status" => Some(json!(t.status.as_str())),
         "category" => Some(json!(t.category.as_str())),
-        "components" => Some(json!([{"type": "BODY", "text": t.body}])),
+        "components" => Some(json!([body_component(&t.body)])),
         "quality_score" => {
             if t.quality_score == TemplateQuality::Unknown {
                 Some(json!({"score": "UNKNOWN"}))
@@ -1621,6 +1627,32 @@ fn template_field(t: &TemplateSnapshot, name: &str) -> FieldValue {
         _ => return FieldValue::Unknown,
     }
     .into()
+}
+
+/// A BODY component as Graph lists it: a body with positional variables (`{{1}}`) carries the
+/// sample values given when the template was submitted, under `example.body_text`, as in Meta's
+/// documented template listings. The world gives no samples, so they are made up.
+fn body_component(body: &str) -> Value {
+    let mut variables = 0u32;
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find("}}") else {
+            break;
+        };
+        if let Ok(index) = rest[..end].trim().parse::<u32>() {
+            variables = variables.max(index);
+        }
+        rest = &rest[end + 2..];
+    }
+    let mut component = json!({"type": "BODY", "text": body});
+    if variables > 0 {
+        // A template may not have more than a few dozen variables; a world typo must not
+        // make the sandbox build a huge answer.
+        let samples: Vec<String> = (1..=variables.min(100)).map(|i| format!("sample {i}")).collect();
+        component["example"] = json!({ "body_text": [samples] });
+    }
+    component
 }
 
 fn template_matches(t: &TemplateSnapshot, filters: &[(String, String)]) -> bool {

@@ -313,6 +313,9 @@ pub struct Waba {
     pub primary_funding_id: Option<String>,
     #[serde(default = "default_currency")]
     pub currency: String,
+    /// ISO 3166 alpha-2 code, as Meta's WABA example shows it.
+    #[serde(default = "default_country")]
+    pub country: String,
     #[serde(default = "default_timezone")]
     pub timezone_id: String,
     #[serde(default)]
@@ -434,6 +437,9 @@ fn default_verification() -> VerificationStatus {
 }
 fn default_currency() -> String {
     "USD".to_owned()
+}
+fn default_country() -> String {
+    "US".to_owned()
 }
 fn default_timezone() -> String {
     "1".to_owned()
@@ -590,6 +596,12 @@ impl World {
             if waba.template_limit == 0 {
                 problems.push(format!("{at}.template_limit: must be at least 1"));
             }
+            if waba.country.len() != 2 || !waba.country.bytes().all(|b| b.is_ascii_uppercase()) {
+                problems.push(format!(
+                    "{at}.country: \"{}\" must be a two-letter country code in capitals, such as US",
+                    waba.country
+                ));
+            }
             if let Some(funding) = &waba.primary_funding_id
                 && !is_id(funding)
             {
@@ -701,6 +713,7 @@ tokens:
         assert_eq!(world.options.rate_limit.calls_per_hour_active, 5000);
         let waba = &world.wabas[0];
         assert_eq!(waba.template_limit, 250);
+        assert_eq!(waba.country, "US");
         assert_eq!(waba.account_review_status, ReviewStatus::Approved);
         let number = &waba.phone_numbers[0];
         assert_eq!(number.name_status, NameStatus::Approved);
@@ -743,6 +756,7 @@ wabas:
   - id: "10"
     name: b
     business: "1"
+    country: usa
     phone_numbers:
       - { id: "101", display_phone_number: "16315550101", verified_name: B }
 tokens:
@@ -755,6 +769,7 @@ options: { page_size: 0, faults: { error_rate: 2 } }
         };
         let all = problems.join("\n");
         assert!(all.contains("wabas[0] (a).business"), "{all}");
+        assert!(all.contains("wabas[1] (b).country: \"usa\" must be a two-letter"), "{all}");
         assert!(all.contains("id 10 is already used"), "{all}");
         assert!(all.contains("+16315550101 is already listed"), "{all}");
         assert!(all.contains("tokens[0].read: no WABA with id \"99\""), "{all}");

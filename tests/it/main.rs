@@ -22,5 +22,6 @@ mod graph_client;
 mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;
+mod sandbox_shapes;
 mod schema;
 mod validate;

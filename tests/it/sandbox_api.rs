@@ -138,8 +138,9 @@ fn assert_graph_error(answer: &Answer) {
 async fn waba_node_read_like_metas_example() {
     let env = env().await;
     // Meta's example: GET /{waba}?fields=name,status,currency,country,business_verification_status
-    let answer =
-        env.get(&format!("/{SOURCE}?fields=name,status,currency,business_verification_status"), ACME).await;
+    let answer = env
+        .get(&format!("/{SOURCE}?fields=name,status,currency,country,business_verification_status"), ACME)
+        .await;
     assert_eq!(answer.status, 200);
     assert_eq!(
         answer.body,
@@ -147,6 +148,7 @@ async fn waba_node_read_like_metas_example() {
             "name": "acme-legacy",
             "status": "ACTIVE",
             "currency": "USD",
+            "country": "US",
             "business_verification_status": "verified",
             "id": SOURCE,
         })

@@ -615,3 +615,19 @@ fn summary_counts_an_edge() {
     let page = state.read_edge(&acme, DEST, "phone_numbers", &query, &ctx()).unwrap();
     assert_eq!(page["summary"]["total_count"], 1);
 }
+
+#[test]
+fn template_bodies_with_variables_carry_examples() {
+    assert_eq!(
+        body_component("Hi {{1}}, your order {{2}} is confirmed."),
+        json!({
+            "type": "BODY",
+            "text": "Hi {{1}}, your order {{2}} is confirmed.",
+            "example": {"body_text": [["sample 1", "sample 2"]]},
+        })
+    );
+    assert_eq!(body_component("No variables."), json!({"type": "BODY", "text": "No variables."}));
+    assert_eq!(body_component("Broken {{1"), json!({"type": "BODY", "text": "Broken {{1"}));
+    let many = body_component("{{99999}}");
+    assert_eq!(many["example"]["body_text"][0].as_array().unwrap().len(), 100);
+}
