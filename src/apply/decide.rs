@@ -60,11 +60,15 @@ pub fn provisioning_spacing(attempts: usize) -> jiff::SignedDuration {
     jiff::SignedDuration::from_mins(minutes)
 }
 
-fn display_name_provisioning(record: &NumberRecord) -> bool {
-    record
+/// When the last register call was refused because Meta was still provisioning the display name
+/// (2388001): the earliest time a later run calls register again.
+pub fn register_not_before(record: &NumberRecord, now: Timestamp) -> Option<Timestamp> {
+    let provisioning = record
         .last_error
         .as_ref()
-        .is_some_and(|e| e.step == "register" && (e.subcode == Some(2_388_001) || e.code == Some(2_388_001)))
+        .is_some_and(|e| e.step == "register" && (e.subcode == Some(2_388_001) || e.code == Some(2_388_001)));
+    let last_call = record.register_attempts.iter().max()?;
+    provisioning.then(|| *last_call + provisioning_spacing(record.register_attempts_in_window(now)))
 }
 
 pub fn next(live: Option<&NumberView>, situation: Situation<'_>) -> Next {
@@ -89,15 +93,11 @@ pub fn next(live: Option<&NumberView>, situation: Situation<'_>) -> Next {
         if attempts >= REGISTER_LIMIT {
             return Next::RegisterBudgetSpent { attempts };
         }
-        let last_call = situation.record.register_attempts.iter().max();
-        if let Some(last_call) = last_call
+        if let Some(after) = register_not_before(situation.record, situation.now)
             && !situation.registered_this_run
-            && display_name_provisioning(situation.record)
+            && situation.now < after
         {
-            let after = *last_call + provisioning_spacing(attempts);
-            if situation.now < after {
-                return Next::RegisterLater { after, attempts };
-            }
+            return Next::RegisterLater { after, attempts };
         }
         return Next::Register;
     }

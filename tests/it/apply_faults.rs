@@ -178,6 +178,13 @@ fn the_register_budget_is_never_exceeded_and_reruns_are_spaced_out() {
     assert_eq!(too_soon.status.code(), Some(1), "{}", transcript(&too_soon));
     assert_eq!(posts(&rig, "/register"), 3);
     assert!(stdout(&too_soon).contains("no register call before"), "{}", transcript(&too_soon));
+    let status = rig.wamig().arg("status").output().unwrap();
+    assert!(
+        stdout(&status)
+            .contains("Meta is still provisioning the display name: apply calls register again after"),
+        "{}",
+        transcript(&status)
+    );
 
     let mut last = None;
     for _ in 0..8 {
