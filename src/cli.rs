@@ -181,6 +181,9 @@ pub struct ApplyArgs {
     /// How often the codes directory is polled while waiting.
     #[arg(long = "poll-interval", hide = true, value_parser = parse_duration)]
     pub poll_interval: Option<Duration>,
+    /// The first wait before retrying a step after throttling, maintenance or a lost answer.
+    #[arg(long = "retry-base", hide = true, value_parser = parse_duration)]
+    pub retry_base: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +295,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
             }
             if let Some(interval) = args.poll_interval {
                 timing.poll_interval = interval;
+            }
+            if let Some(base) = args.retry_base {
+                timing.retry_base = base;
             }
             let options = crate::apply::run::ApplyOptions {
                 plan_file: args.plan_file,

@@ -166,6 +166,16 @@ pub async fn status(
                     record.verify_attempts,
                     record.register_attempts_in_window(now)
                 );
+                if let Some(after) = crate::apply::decide::register_not_before(record, now)
+                    && after > now
+                    && record.registered_at.is_none()
+                {
+                    let _ = writeln!(
+                        out,
+                        "            Meta is still provisioning the display name: apply calls register again after {}",
+                        after.strftime("%Y-%m-%d %H:%M UTC")
+                    );
+                }
                 if let Some(error) = &record.last_error {
                     let code = match (error.code, error.subcode) {
                         (Some(code), Some(sub)) => format!(" (code {code}, subcode {sub})"),

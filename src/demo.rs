@@ -268,6 +268,7 @@ async fn apply(
         poll_interval: Duration::from_millis(50),
         register_backoff: vec![Duration::from_secs(1), Duration::from_secs(1)],
         max_retry_wait: Duration::from_secs(2),
+        retry_base: Duration::from_secs(1),
     };
     let options = ApplyOptions {
         plan_file: None,

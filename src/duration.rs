@@ -36,14 +36,28 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// Formats a duration the way it is written on the command line (`14m05s`, `45s`).
+/// Formats a duration the way it is written on the command line (`14m05s`, `45s`, `250ms`).
 pub fn display(duration: Duration) -> String {
     let seconds = duration.as_secs();
+    let millis = duration.subsec_millis();
+    // Short waits (retries, polling) would otherwise all read `0s` or `1s`.
+    if seconds == 0 {
+        return format!("{}ms", millis);
+    }
+    if seconds < 10 && millis >= 100 {
+        return format!("{seconds}.{}s", millis / 100);
+    }
     match (seconds / 3600, (seconds % 3600) / 60, seconds % 60) {
         (0, 0, s) => format!("{s}s"),
         (0, m, s) => format!("{m}m{s:02}s"),
         (h, m, _) => format!("{h}h{m:02}m"),
     }
+}
+
+/// Formats a countdown in whole seconds, rounded up, so it reads `1s` until time is truly up.
+pub fn display_seconds(duration: Duration) -> String {
+    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    if seconds == 0 { "0s".to_owned() } else { display(Duration::from_secs(seconds)) }
 }
 
 #[cfg(test)]
@@ -68,5 +82,14 @@ mod tests {
         assert_eq!(display(Duration::from_secs(45)), "45s");
         assert_eq!(display(Duration::from_secs(845)), "14m05s");
         assert_eq!(display(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(display(Duration::from_millis(50)), "50ms");
+        assert_eq!(display(Duration::ZERO), "0ms");
+        assert_eq!(display(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(display(Duration::from_millis(2000)), "2s");
+        assert_eq!(display(Duration::from_millis(2050)), "2s");
+        assert_eq!(display(Duration::from_millis(12_345)), "12s");
+        assert_eq!(display_seconds(Duration::from_millis(400)), "1s");
+        assert_eq!(display_seconds(Duration::ZERO), "0s");
+        assert_eq!(display_seconds(Duration::from_secs(845)), "14m05s");
     }
 }

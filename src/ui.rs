@@ -139,7 +139,34 @@ pub struct Ui {
     pub log_format: LogFormat,
     pub stdin_is_terminal: bool,
     pub stderr_is_terminal: bool,
-    sink: Arc<Mutex<Sink>>,
+    sink: Arc<Mutex<Streams>>,
+}
+
+struct Streams {
+    sink: Sink,
+    /// The live region (apply's progress view) last drawn at the bottom of stderr; every other
+    /// write erases it first and draws it again after, so lines never tear through it.
+    live: Vec<String>,
+}
+
+impl Streams {
+    fn new(sink: Sink) -> Self {
+        Self { sink, live: Vec::new() }
+    }
+}
+
+/// Moves up over `lines` drawn lines, clearing each, leaving the cursor where the first began.
+fn erase_lines(out: &mut impl Write, lines: usize) {
+    for _ in 0..lines {
+        let _ = out.write_all(b"\x1b[1A\x1b[2K");
+    }
+}
+
+fn draw_lines(out: &mut impl Write, lines: &[String]) {
+    for line in lines {
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.write_all(b"\n");
+    }
 }
 
 enum Sink {
@@ -159,7 +186,7 @@ impl Ui {
             log_format,
             stdin_is_terminal: std::io::stdin().is_terminal(),
             stderr_is_terminal: stderr_tty,
-            sink: Arc::new(Mutex::new(Sink::Std)),
+            sink: Arc::new(Mutex::new(Streams::new(Sink::Std))),
         }
     }
 
@@ -172,12 +199,12 @@ impl Ui {
             log_format,
             stdin_is_terminal: false,
             stderr_is_terminal: false,
-            sink: Arc::new(Mutex::new(Sink::Captured(Vec::new()))),
+            sink: Arc::new(Mutex::new(Streams::new(Sink::Captured(Vec::new())))),
         }
     }
 
     pub fn captured(&self) -> String {
-        match &*self.sink.lock().unwrap_or_else(|e| e.into_inner()) {
+        match &self.sink.lock().unwrap_or_else(|e| e.into_inner()).sink {
             Sink::Captured(bytes) => String::from_utf8_lossy(bytes).into_owned(),
             Sink::Std => String::new(),
         }
@@ -185,12 +212,18 @@ impl Ui {
 
     /// Writes result text to stdout as is.
     pub fn out(&self, text: &str) {
-        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
-        match &mut *sink {
+        let mut streams = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        let Streams { sink, live } = &mut *streams;
+        match sink {
             Sink::Std => {
+                let mut stderr = std::io::stderr().lock();
+                erase_lines(&mut stderr, live.len());
+                let _ = stderr.flush();
                 let mut stdout = std::io::stdout().lock();
                 let _ = stdout.write_all(text.as_bytes());
                 let _ = stdout.flush();
+                draw_lines(&mut stderr, live);
+                let _ = stderr.flush();
             }
             Sink::Captured(buffer) => buffer.extend_from_slice(text.as_bytes()),
         }
@@ -198,11 +231,14 @@ impl Ui {
 
     /// Writes text to stderr as is (rendered errors, prompts, hand-off blocks).
     pub fn err(&self, text: &str) {
-        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
-        match &mut *sink {
+        let mut streams = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        let Streams { sink, live } = &mut *streams;
+        match sink {
             Sink::Std => {
                 let mut stderr = std::io::stderr().lock();
+                erase_lines(&mut stderr, live.len());
                 let _ = stderr.write_all(text.as_bytes());
+                draw_lines(&mut stderr, live);
                 let _ = stderr.flush();
             }
             Sink::Captured(buffer) => {
@@ -211,6 +247,20 @@ impl Ui {
                     buffer.extend_from_slice(line.as_bytes());
                 }
             }
+        }
+    }
+
+    /// Replaces the live region at the bottom of stderr with `lines` (an empty list removes
+    /// it). Callers use it only when stderr is a terminal; captured output ignores it.
+    pub fn set_live(&self, lines: Vec<String>) {
+        let mut streams = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        let Streams { sink, live } = &mut *streams;
+        if let Sink::Std = sink {
+            let mut stderr = std::io::stderr().lock();
+            erase_lines(&mut stderr, live.len());
+            draw_lines(&mut stderr, &lines);
+            let _ = stderr.flush();
+            *live = lines;
         }
     }
 

@@ -24,6 +24,9 @@ pub enum Next {
     Register,
     /// The register budget of the 72-hour window is spent: stop without calling.
     RegisterBudgetSpent { attempts: usize },
+    /// Meta was still provisioning the display name at the last register call (2388001), an
+    /// earlier run made that call, and the spacing after it has not passed: stop without calling.
+    RegisterLater { after: Timestamp, attempts: usize },
     /// Verified (and registered when wanted): check the number and its templates.
     VerifyTemplates,
     /// Nothing left to do.
@@ -41,7 +44,31 @@ pub struct Situation<'a> {
     /// A code was already requested during this run; never request twice in one run unless
     /// resending.
     pub requested_this_run: bool,
+    /// Register was already called during this run (its own retries are spaced by the engine).
+    pub registered_this_run: bool,
     pub now: Timestamp,
+}
+
+/// How long a new run waits after a register call that Meta answered with 2388001 (display name
+/// still being provisioned): 15 minutes once 4 calls were made in the 72-hour window (one run's
+/// worth), doubling with each further call, at most 12 hours. Reruns — by hand or by a pipeline
+/// — thus cannot spend Meta's 10 register calls while Meta is still busy; the last ones are
+/// hours apart.
+pub fn provisioning_spacing(attempts: usize) -> jiff::SignedDuration {
+    let doublings = attempts.saturating_sub(4).min(6) as u32;
+    let minutes = (15i64 << doublings).min(12 * 60);
+    jiff::SignedDuration::from_mins(minutes)
+}
+
+/// When the last register call was refused because Meta was still provisioning the display name
+/// (2388001): the earliest time a later run calls register again.
+pub fn register_not_before(record: &NumberRecord, now: Timestamp) -> Option<Timestamp> {
+    let provisioning = record
+        .last_error
+        .as_ref()
+        .is_some_and(|e| e.step == "register" && (e.subcode == Some(2_388_001) || e.code == Some(2_388_001)));
+    let last_call = record.register_attempts.iter().max()?;
+    provisioning.then(|| *last_call + provisioning_spacing(record.register_attempts_in_window(now)))
 }
 
 pub fn next(live: Option<&NumberView>, situation: Situation<'_>) -> Next {
@@ -65,6 +92,12 @@ pub fn next(live: Option<&NumberView>, situation: Situation<'_>) -> Next {
         let attempts = situation.record.register_attempts_in_window(situation.now);
         if attempts >= REGISTER_LIMIT {
             return Next::RegisterBudgetSpent { attempts };
+        }
+        if let Some(after) = register_not_before(situation.record, situation.now)
+            && !situation.registered_this_run
+            && situation.now < after
+        {
+            return Next::RegisterLater { after, attempts };
         }
         return Next::Register;
     }
@@ -101,6 +134,7 @@ mod tests {
             code_at_hand: false,
             resend: false,
             requested_this_run: false,
+            registered_this_run: false,
             now: now(),
         }
     }
@@ -168,6 +202,47 @@ mod tests {
             Next::Register,
             "old attempts leave the window"
         );
+    }
+
+    #[test]
+    fn after_a_provisioning_refusal_a_new_run_waits_longer_each_time() {
+        let verified = node("VERIFIED", "NOT_APPLICABLE");
+        let mut record = NumberRecord::new("1");
+        let minutes_ago = |m: i64| now() - jiff::SignedDuration::from_mins(m);
+        record.register_attempts = vec![minutes_ago(12), minutes_ago(11), minutes_ago(10), minutes_ago(9)];
+        record.last_error = Some(crate::journal::RecordedError {
+            at: minutes_ago(9),
+            step: "register".into(),
+            code: Some(100),
+            subcode: Some(2_388_001),
+            message: "Cannot Create Certificate".into(),
+            fbtrace_id: None,
+        });
+        assert_eq!(
+            next(Some(&verified), situation(&record)),
+            Next::RegisterLater { after: minutes_ago(9) + jiff::SignedDuration::from_mins(15), attempts: 4 }
+        );
+        let same_run = Situation { registered_this_run: true, ..situation(&record) };
+        assert_eq!(next(Some(&verified), same_run), Next::Register, "a run's own retries are the engine's");
+        record.register_attempts = vec![minutes_ago(19), minutes_ago(18), minutes_ago(17), minutes_ago(16)];
+        assert_eq!(next(Some(&verified), situation(&record)), Next::Register, "15 minutes have passed");
+
+        record.register_attempts.push(minutes_ago(20));
+        assert!(
+            matches!(next(Some(&verified), situation(&record)), Next::RegisterLater { .. }),
+            "30 minutes after the 5th"
+        );
+        record.last_error.as_mut().unwrap().subcode = Some(33);
+        assert_eq!(
+            next(Some(&verified), situation(&record)),
+            Next::Register,
+            "only display-name provisioning waits"
+        );
+
+        assert_eq!(provisioning_spacing(1), jiff::SignedDuration::from_mins(15));
+        assert_eq!(provisioning_spacing(6), jiff::SignedDuration::from_mins(60));
+        assert_eq!(provisioning_spacing(9), jiff::SignedDuration::from_hours(8));
+        assert_eq!(provisioning_spacing(20), jiff::SignedDuration::from_hours(12));
     }
 
     #[test]

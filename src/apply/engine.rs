@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::codes::{self, CodeLookup, CodeSource};
 use super::decide::{self, Next, Situation};
+use super::progress::{Progress, RowState};
 use super::report::{NumberOutcome, TemplateReport, VerificationReport};
 use crate::graph::{self, ErrorClass, GraphClient, GraphError};
 use crate::journal::{CodeRequest, Journal, JournalError, NumberRecord, RecordedError};
@@ -65,6 +66,9 @@ pub struct Timing {
     pub register_backoff: Vec<Duration>,
     /// The longest wait for throttling or maintenance before a number gives up for this run.
     pub max_retry_wait: Duration,
+    /// The first wait before a step is tried again after throttling, maintenance or a lost
+    /// answer, when Graph does not say how long; it doubles with each retry.
+    pub retry_base: Duration,
 }
 
 impl Default for Timing {
@@ -77,6 +81,7 @@ impl Default for Timing {
                 Duration::from_secs(120),
             ],
             max_retry_wait: Duration::from_secs(300),
+            retry_base: Duration::from_secs(2),
         }
     }
 }
@@ -102,6 +107,8 @@ pub struct Shared {
     pub pins: HashMap<String, Secret>,
     /// Numbers currently waiting for a code (E.164 → deadline display), for the countdown.
     pub waiting: Mutex<Vec<String>>,
+    /// The live view on a terminal; `None` means plain log lines only.
+    pub progress: Option<Arc<Progress>>,
 }
 
 /// Errors that stop the whole apply, not only one number.
@@ -139,6 +146,11 @@ impl Shared {
         message: &str,
         extra: serde_json::Value,
     ) {
+        if let Some(progress) = &self.progress
+            && !progress.observe(&number.phone.e164(), level, event, message)
+        {
+            return;
+        }
         let mut fields = json!({"phone": number.phone.e164(), "destination_waba": number.destination_waba});
         if let (Some(map), serde_json::Value::Object(more)) = (fields.as_object_mut(), extra) {
             map.extend(more);
@@ -185,6 +197,7 @@ struct Run<'a> {
     plan: &'a NumberPlan,
     done: Vec<Step>,
     requested_this_run: bool,
+    registered_this_run: bool,
     code: Option<(Secret, CodeSource)>,
     provisioning_retries: usize,
     step_retries: HashMap<Step, u32>,
@@ -203,6 +216,7 @@ pub async fn run_number(
         plan,
         done: Vec::new(),
         requested_this_run: false,
+        registered_this_run: false,
         code: None,
         provisioning_retries: 0,
         step_retries: HashMap::new(),
@@ -238,7 +252,8 @@ impl Run<'_> {
         if *tries > MAX_STEP_RETRIES {
             return None;
         }
-        let wait = error.retry_after().unwrap_or(Duration::from_secs(2u64.pow(*tries)));
+        let backoff = self.shared.timing.retry_base.saturating_mul(2u32.saturating_pow(*tries - 1));
+        let wait = error.retry_after().unwrap_or(backoff);
         if wait > self.shared.timing.max_retry_wait {
             return None;
         }
@@ -247,10 +262,9 @@ impl Run<'_> {
             "retry",
             self.number,
             &format!(
-                "{} ({}); retrying {} in {}",
+                "{} failed ({}); trying again in {}",
                 step.as_str(),
                 error.class().name(),
-                step.as_str(),
                 crate::duration::display(wait)
             ),
             json!({"step": step.as_str(), "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),
@@ -305,27 +319,42 @@ impl Run<'_> {
                 live = match self.read_live().await {
                     Ok(live) => live,
                     Err(error) if error.is_retryable_read() || error.is_retryable_write() => {
-                        if self.wait_to_retry(Step::VerifyTemplates, &error).await.is_none() {
-                            return self.graph_failed(self.pending_step(None), &error);
+                        // The read serves the step still to come, which is what it is counted and
+                        // reported against.
+                        let step = self.pending_step(live.as_ref());
+                        if self.wait_to_retry(step, &error).await.is_none() {
+                            if shared.cancel.is_cancelled() {
+                                return Ok(NumberOutcome::Interrupted { done: self.done.clone() });
+                            }
+                            return self.graph_failed(step, &error);
                         }
                         continue;
                     }
-                    Err(error) => return self.graph_failed(self.pending_step(None), &error),
+                    Err(error) => return self.graph_failed(self.pending_step(live.as_ref()), &error),
                 };
                 if let Some(id) = live.as_ref().map(|n| n.id.clone()) {
                     shared.record(self.number, |r| r.phone_number_id = Some(id))?;
                 }
             }
             fresh = false;
+            if live.as_ref().is_some_and(NumberView::is_verified) {
+                // A code file accepted by a run killed before it could remove it: never replayed.
+                let _ = codes::consume(&CodeSource::File(codes::code_file(
+                    &shared.codes_dir,
+                    &self.number.phone,
+                )));
+            }
 
-            let unverified = live.as_ref().is_some_and(|n| !n.is_verified());
-            if unverified && self.code.is_none() {
+            // Looked at before the migration starts too: a bad code given up front stops the
+            // number before its first write, not after an SMS was sent for nothing.
+            let code_needed = live.as_ref().is_none_or(|n| !n.is_verified());
+            if code_needed && self.code.is_none() {
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {
                         return Ok(self.failed(
                             Step::VerifyCode,
-                            format!("the verification code for {} in {source} is not valid: {problem}", self.number.phone),
+                            format!("the verification code in {source} is not valid: {problem}"),
                             format!("put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made", channel(self.number.code_method)),
                         ));
                     }
@@ -341,6 +370,7 @@ impl Run<'_> {
                     code_at_hand: self.code.is_some(),
                     resend: shared.resend && !self.requested_this_run,
                     requested_this_run: self.requested_this_run,
+                    registered_this_run: self.registered_this_run,
                     now: Timestamp::now(),
                 },
             );
@@ -390,8 +420,21 @@ impl Run<'_> {
                 Next::RegisterBudgetSpent { attempts } => {
                     return Ok(self.failed(
                         Step::Register,
-                        format!("{} register calls for {} in the last 72 hours: Meta allows 10", attempts, self.number.phone),
+                        format!("{attempts} register calls in the last 72 hours, Meta allows 10: no more is made"),
                         "wait until the oldest attempt is 72 hours old (see `wamig status`), then run wamig apply again".into(),
+                    ));
+                }
+                Next::RegisterLater { after, attempts } => {
+                    return Ok(self.failed(
+                        Step::Register,
+                        format!(
+                            "Meta was still provisioning the display name at the last register call (2388001); no register call before {} UTC",
+                            after.strftime("%Y-%m-%d %H:%M")
+                        ),
+                        format!(
+                            "run wamig apply again after {} UTC; each refused call counts against Meta's 10 per 72 hours ({attempts} used), so wamig waits longer after each",
+                            after.strftime("%H:%M")
+                        ),
                     ));
                 }
                 Next::VerifyTemplates => {
@@ -542,17 +585,23 @@ impl Run<'_> {
             &format!("requesting a code by {method}"),
             json!({"step": "request_code", "code_method": method.as_str()}),
         );
-        let remember = |shared: &Shared, number: &DesiredNumber| {
+        // Recorded before the call: an apply killed while the request is in flight must not ask
+        // for a second code within the cooldown on its next run. A definite refusal undoes it.
+        let before = shared.current(self.number);
+        shared.record(self.number, |r| {
+            r.last_code_request =
+                Some(CodeRequest { at: Timestamp::now(), method, language: self.number.language.clone() });
+            r.code_requests += 1;
+        })?;
+        let undo = |shared: &Shared, number: &DesiredNumber| {
             shared.record(number, |r| {
-                r.last_code_request =
-                    Some(CodeRequest { at: Timestamp::now(), method, language: number.language.clone() });
-                r.code_requests += 1;
-                r.last_error = None;
+                r.last_code_request = before.last_code_request.clone();
+                r.code_requests = before.code_requests;
             })
         };
         match shared.client.request_code(id, graph_method(method), &self.number.language).await {
             Ok(()) => {
-                remember(shared, self.number)?;
+                shared.record(self.number, |r| r.last_error = None)?;
                 self.requested_this_run = true;
                 self.done.push(Step::RequestCode);
                 shared.event(
@@ -565,15 +614,24 @@ impl Run<'_> {
                 Ok(None)
             }
             // Verified meanwhile (by hand, or a lost answer): the next round sees it.
-            Err(error) if error.class() == ErrorClass::AlreadyVerified => Ok(None),
+            Err(error) if error.class() == ErrorClass::AlreadyVerified => {
+                undo(shared, self.number)?;
+                Ok(None)
+            }
             Err(error) if error.may_have_taken_effect() => {
-                // A code may be on its way: count it, so no second one is asked for in the cooldown.
-                remember(shared, self.number)?;
+                // A code may be on its way: it stays counted, so no second one is asked for in
+                // the cooldown.
                 self.requested_this_run = true;
                 Ok(None)
             }
-            Err(error) if error.is_retryable_write() => self.retry_or_fail(Step::RequestCode, &error).await,
-            Err(error) => Ok(Some(self.graph_failed(Step::RequestCode, &error)?)),
+            Err(error) if error.is_retryable_write() => {
+                undo(shared, self.number)?;
+                self.retry_or_fail(Step::RequestCode, &error).await
+            }
+            Err(error) => {
+                undo(shared, self.number)?;
+                Ok(Some(self.graph_failed(Step::RequestCode, &error)?))
+            }
         }
     }
 
@@ -628,14 +686,23 @@ impl Run<'_> {
                 Ok(Some(match outcome {
                     NumberOutcome::Failed { step, message, hint, done } => {
                         let extra = match (&source, removed) {
-                            (CodeSource::File(path), true) => format!("; {} was removed", path.display()),
+                            (CodeSource::File(path), true) => {
+                                format!(
+                                    "; the refused code was removed from {}, write the right one there",
+                                    path.display()
+                                )
+                            }
                             (CodeSource::Env(name), _) => format!("; unset or correct {name}"),
                             _ => String::new(),
                         };
                         NumberOutcome::Failed {
                             step,
                             message,
-                            hint: format!("{hint}{extra}; to get a new code run wamig apply --resend-code"),
+                            hint: if hint.contains("--resend-code") {
+                                format!("{hint}{extra}")
+                            } else {
+                                format!("{hint}{extra}; to get a new code run wamig apply --resend-code")
+                            },
                             done,
                         }
                     }
@@ -667,6 +734,7 @@ impl Run<'_> {
         );
         // Counted before the call: a crash during it must still count against the 10 per 72 h.
         shared.record(self.number, |r| r.register_attempts.push(Timestamp::now()))?;
+        self.registered_this_run = true;
         match shared.client.register(id, pin).await {
             Ok(()) => {
                 shared.record(self.number, |r| {
@@ -793,6 +861,19 @@ impl Run<'_> {
         let deadline = shared.wait_until?;
         let e164 = self.number.phone.e164();
         shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).push(e164.clone());
+        if let Some(progress) = &shared.progress {
+            progress.set(
+                &e164,
+                RowState::Waiting {
+                    what: format!("waiting for the code sent by {}", channel(self.number.code_method)),
+                    hint: format!(
+                        "put it in {}",
+                        codes::code_file(&shared.codes_dir, &self.number.phone).display()
+                    ),
+                    until: Some(deadline),
+                },
+            );
+        }
         let found = loop {
             match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                 CodeLookup::Found { code, source } => break Some((code, source)),

@@ -4,5 +4,6 @@
 pub mod codes;
 pub mod decide;
 pub mod engine;
+pub mod progress;
 pub mod report;
 pub mod run;

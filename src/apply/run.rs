@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::codes;
 use super::engine::{self, Cancel, Env, Shared, Timing};
+use super::progress::{Progress, RowState};
 use super::report::{self, NumberOutcome};
 use crate::diag::Diagnostic;
 use crate::graph::GraphClient;
@@ -172,6 +173,20 @@ pub async fn run(
         })
     };
     let prompt = ui.stdin_is_terminal && !options.auto_approve && options.wait_for_codes.is_none();
+    // The live view needs the terminal to itself: not with JSON logs, `-q`, or code prompts.
+    let progress = (ui.stderr_is_terminal
+        && ui.log_format == crate::ui::LogFormat::Text
+        && ui.enabled(Level::Info)
+        && !prompt)
+        .then(|| Arc::new(Progress::new(ui.clone(), work.iter().map(|n| n.phone.clone()))));
+    let ticker = progress.clone().map(|progress| {
+        tokio::spawn(async move {
+            loop {
+                progress.redraw();
+                tokio::time::sleep(super::progress::TICK).await;
+            }
+        })
+    });
     let shared = Arc::new(Shared {
         client,
         journal: Mutex::new(journal),
@@ -188,6 +203,7 @@ pub async fn run(
         snapshot: Arc::new(snapshot),
         pins,
         waiting: Mutex::new(Vec::new()),
+        progress: progress.clone(),
     });
     let countdown = options.wait_for_codes.map(|total| tokio::spawn(countdown(shared.clone(), total)));
 
@@ -198,9 +214,12 @@ pub async fn run(
         else {
             continue;
         };
-        let (shared, permits, number_plan) = (shared.clone(), permits.clone(), (*number_plan).clone());
+        // Permits are taken here, in manifest order, so numbers start in the order they are
+        // listed (with --parallelism 1, strictly one after the other).
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let (shared, number_plan) = (shared.clone(), (*number_plan).clone());
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let _permit = permit;
             let outcome = engine::run_number(&shared, &number, &number_plan).await;
             (index, number_plan.phone.clone(), outcome)
         });
@@ -230,7 +249,28 @@ pub async fn run(
     if let Some(countdown) = countdown {
         countdown.abort();
     }
+    if let Some(ticker) = ticker {
+        ticker.abort();
+    }
     outcomes.sort_by_key(|(index, _, _)| *index);
+    if let Some(progress) = &progress {
+        for (_, phone, outcome) in &outcomes {
+            let state = match outcome {
+                NumberOutcome::Done { .. } => RowState::Done("migrated".to_owned()),
+                NumberOutcome::AwaitingCode { method, env_var, file, .. } => RowState::Waiting {
+                    what: format!("code sent by {}", engine::channel(*method)),
+                    hint: format!("export {env_var} or put it in {} (below)", file.display()),
+                    until: None,
+                },
+                NumberOutcome::Failed { step, .. } => {
+                    RowState::Failed(format!("{} failed (see below)", step.as_str()))
+                }
+                NumberOutcome::Interrupted { .. } => RowState::Interrupted,
+            };
+            progress.set(phone, state);
+        }
+        progress.finish();
+    }
     let outcomes: Vec<(String, NumberOutcome)> = outcomes.into_iter().map(|(_, p, o)| (p, o)).collect();
     drop(lock);
 
@@ -298,35 +338,31 @@ fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, 
     );
 }
 
-/// While `--wait-for-codes` runs: which numbers wait and how long is left, on one rewritten line
-/// on a terminal, as a log line every 30 seconds otherwise.
+/// While `--wait-for-codes` runs without the live view: which numbers wait and how long is
+/// left, as a log line every 30 seconds (the live view shows the same on a terminal).
 async fn countdown(shared: Arc<Shared>, total: Duration) {
+    if shared.progress.is_some() {
+        return;
+    }
     let start = Instant::now();
-    let tty = shared.ui.stderr_is_terminal && shared.ui.log_format == crate::ui::LogFormat::Text;
-    let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-    let mut tick = 0usize;
     let mut last_log: Option<Instant> = None;
     loop {
-        tokio::time::sleep(Duration::from_millis(if tty { 200 } else { 1000 })).await;
+        // As often as the codes directory is polled, so the first line comes without delay.
+        let tick = shared.timing.poll_interval.clamp(Duration::from_millis(50), Duration::from_secs(1));
+        tokio::time::sleep(tick).await;
         let waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let left = total.saturating_sub(start.elapsed());
         if waiting.is_empty() {
-            if tty {
-                shared.ui.err("\r\x1b[2K");
-            }
             continue;
         }
-        let line = format!(
-            "waiting for codes for {} ({} left; put each code in {}/<digits>)",
-            waiting.join(", "),
-            crate::duration::display(left),
-            shared.codes_dir.display()
-        );
-        if tty {
-            tick += 1;
-            shared.ui.err(&format!("\r\x1b[2K{} {line}", frames[tick % frames.len()]));
-        } else if last_log.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
+        let left = total.saturating_sub(start.elapsed());
+        if last_log.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
             last_log = Some(Instant::now());
+            let line = format!(
+                "waiting for codes for {} ({} left; put each code in {}/<digits>)",
+                waiting.join(", "),
+                crate::duration::display_seconds(left),
+                shared.codes_dir.display()
+            );
             shared.ui.event(
                 Level::Info,
                 "waiting_for_codes",

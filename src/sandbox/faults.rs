@@ -24,6 +24,9 @@ pub enum DropPhase {
 pub struct Faults {
     /// Added before every answer.
     pub latency: Duration,
+    /// Added after a request was applied, before its answer leaves: a client that dies (or
+    /// gives up) meanwhile never learns that its write went through.
+    pub answer_delay: Duration,
     /// Share of requests answered with a Graph-style 5xx (codes 1 / 2, `is_transient`).
     pub error_rate: f64,
     /// Share of requests whose connection is closed without a complete answer.
@@ -38,6 +41,7 @@ impl Default for Faults {
     fn default() -> Self {
         Self {
             latency: Duration::ZERO,
+            answer_delay: Duration::ZERO,
             error_rate: 0.0,
             drop_rate: 0.0,
             throttle_burst: 0,
@@ -55,6 +59,8 @@ pub struct FaultsPatch {
     pub latency_ms: Option<u64>,
     /// Text like `100ms`, `2s`.
     pub latency: Option<String>,
+    /// Text like `500ms`: the answer of an applied request is held this long.
+    pub answer_delay: Option<String>,
     pub error_rate: Option<f64>,
     pub drop_rate: Option<f64>,
     pub throttle_burst: Option<u32>,
@@ -69,6 +75,9 @@ impl FaultsPatch {
         }
         if let Some(text) = &self.latency {
             faults.latency = super::parse_duration(text)?;
+        }
+        if let Some(text) = &self.answer_delay {
+            faults.answer_delay = super::parse_duration(text)?;
         }
         for (name, value, slot) in [
             ("error_rate", self.error_rate, &mut faults.error_rate),
@@ -157,6 +166,10 @@ impl FaultEngine {
         self.faults.latency
     }
 
+    pub fn answer_delay(&self) -> Duration {
+        self.faults.answer_delay
+    }
+
     /// Draws the fate of one request. Throttle bursts come first (they are explicit), then
     /// 5xx answers, then drops; a dropped write picks its phase when the setting is `Random`.
     pub fn decide(&mut self, is_write: bool) -> Decision {
@@ -234,5 +247,7 @@ mod tests {
         let faults = patch.apply(Faults::default()).unwrap();
         assert_eq!(faults.latency, Duration::from_millis(250));
         assert_eq!(faults.throttle_burst, 2);
+        let held = FaultsPatch { answer_delay: Some("1s".into()), ..FaultsPatch::default() };
+        assert_eq!(held.apply(faults).unwrap().answer_delay, Duration::from_secs(1));
     }
 }

@@ -162,6 +162,7 @@ impl Faults {
     pub fn from_world(world: &World) -> Faults {
         let f = &world.options.faults;
         Faults {
+            answer_delay: Duration::ZERO,
             latency: f.latency,
             error_rate: f.error_rate,
             drop_rate: f.drop_rate,

@@ -329,83 +329,99 @@ async fn graph(
         tokio::time::sleep(latency).await;
     }
 
-    let mut inner = shared.lock();
-    let decision = inner.faults.decide(is_write);
-    let mut fault = None;
-    let mut version = DEFAULT_VERSION.to_owned();
-    let outcome = match decision {
-        Decision::Drop(DropPhase::BeforeWrite) => {
-            kill.0.store(true, Ordering::SeqCst);
-            let entry = log_entry(&mut inner, &method, &path, &params, auth, None, None);
-            let entry = LoggedRequest { fault: Some("drop_before_write".into()), ..entry };
-            record(&shared, &mut inner, entry);
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-        Decision::Throttle => {
-            fault = Some("throttle");
-            let wabas = concerned_wabas(&inner.state, &path, &params);
-            if wabas.is_empty() {
-                Outcome { result: Err(GraphError::app_rate_limited()), usage: Vec::new(), app_usage: true }
-            } else {
-                let usage = wabas
-                    .into_iter()
-                    .map(|waba_id| Usage { waba_id, calls: 0, limit: 0, percent: 100, minutes_to_regain: 0 })
-                    .collect();
-                Outcome { result: Err(GraphError::buc_rate_limited()), usage, app_usage: false }
+    // The state's lock is held in this block only: nothing may await while it is held.
+    let (outcome, status, body, version, trace, dropped_after, answer_delay) = {
+        let mut inner = shared.lock();
+        let decision = inner.faults.decide(is_write);
+        let mut fault = None;
+        let mut version = DEFAULT_VERSION.to_owned();
+        let outcome = match decision {
+            Decision::Drop(DropPhase::BeforeWrite) => {
+                kill.0.store(true, Ordering::SeqCst);
+                let entry = log_entry(&mut inner, &method, &path, &params, auth, None, None);
+                let entry = LoggedRequest { fault: Some("drop_before_write".into()), ..entry };
+                record(&shared, &mut inner, entry);
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
-        }
-        Decision::ServerError { code } => {
-            fault = Some("server_error");
-            Outcome::err(GraphError::server_error(code))
-        }
-        Decision::Pass | Decision::Drop(_) => match split_version(&path) {
-            Err(error) => Outcome::err(error),
-            Ok((v, segments)) => {
-                version = v.clone();
-                match parsed_params {
-                    Err(error) => Outcome::err(error),
-                    Ok(params) => {
-                        let token = header_token.or_else(|| params.get("access_token").cloned());
-                        let host = headers
-                            .get(header::HOST)
-                            .and_then(|h| h.to_str().ok())
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| shared.addr.to_string());
-                        let request = Request {
-                            method: &method,
-                            segments,
-                            params: &params,
-                            token,
-                            ctx: PageCtx { base_url: format!("http://{host}"), version: v },
-                            in_batch: false,
-                        };
-                        dispatch(&shared, &mut inner, &request)
+            Decision::Throttle => {
+                fault = Some("throttle");
+                let wabas = concerned_wabas(&inner.state, &path, &params);
+                if wabas.is_empty() {
+                    Outcome {
+                        result: Err(GraphError::app_rate_limited()),
+                        usage: Vec::new(),
+                        app_usage: true,
                     }
+                } else {
+                    let usage = wabas
+                        .into_iter()
+                        .map(|waba_id| Usage {
+                            waba_id,
+                            calls: 0,
+                            limit: 0,
+                            percent: 100,
+                            minutes_to_regain: 0,
+                        })
+                        .collect();
+                    Outcome { result: Err(GraphError::buc_rate_limited()), usage, app_usage: false }
                 }
             }
-        },
-    };
+            Decision::ServerError { code } => {
+                fault = Some("server_error");
+                Outcome::err(GraphError::server_error(code))
+            }
+            Decision::Pass | Decision::Drop(_) => match split_version(&path) {
+                Err(error) => Outcome::err(error),
+                Ok((v, segments)) => {
+                    version = v.clone();
+                    match parsed_params {
+                        Err(error) => Outcome::err(error),
+                        Ok(params) => {
+                            let token = header_token.or_else(|| params.get("access_token").cloned());
+                            let host = headers
+                                .get(header::HOST)
+                                .and_then(|h| h.to_str().ok())
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| shared.addr.to_string());
+                            let request = Request {
+                                method: &method,
+                                segments,
+                                params: &params,
+                                token,
+                                ctx: PageCtx { base_url: format!("http://{host}"), version: v },
+                                in_batch: false,
+                            };
+                            dispatch(&shared, &mut inner, &request)
+                        }
+                    }
+                }
+            },
+        };
 
-    let trace = inner.trace_id();
-    let (status, body, code, subcode) = match &outcome.result {
-        Ok(value) => (200, value.clone(), None, None),
-        Err(error) => (error.status, error.to_json(&trace), Some(error.code), error.subcode),
+        let trace = inner.trace_id();
+        let (status, body, code, subcode) = match &outcome.result {
+            Ok(value) => (200, value.clone(), None, None),
+            Err(error) => (error.status, error.to_json(&trace), Some(error.code), error.subcode),
+        };
+        let dropped_after = matches!(decision, Decision::Drop(DropPhase::AfterWrite));
+        let mut entry = log_entry(
+            &mut inner,
+            &method,
+            &path,
+            &params,
+            auth,
+            (!dropped_after).then_some(status),
+            Some(trace.clone()),
+        );
+        entry.error_code = code;
+        entry.error_subcode = subcode;
+        entry.fault = if dropped_after { Some("drop_after_write".into()) } else { fault.map(str::to_owned) };
+        record(&shared, &mut inner, entry);
+        (outcome, status, body, version, trace, dropped_after, inner.faults.answer_delay())
     };
-    let dropped_after = matches!(decision, Decision::Drop(DropPhase::AfterWrite));
-    let mut entry = log_entry(
-        &mut inner,
-        &method,
-        &path,
-        &params,
-        auth,
-        (!dropped_after).then_some(status),
-        Some(trace.clone()),
-    );
-    entry.error_code = code;
-    entry.error_subcode = subcode;
-    entry.fault = if dropped_after { Some("drop_after_write".into()) } else { fault.map(str::to_owned) };
-    record(&shared, &mut inner, entry);
-    drop(inner);
+    if !answer_delay.is_zero() {
+        tokio::time::sleep(answer_delay).await;
+    }
 
     if dropped_after {
         kill.0.store(true, Ordering::SeqCst);
@@ -1167,6 +1183,7 @@ async fn admin_advance_clock(AxumState(shared): AxumState<Arc<Shared>>, body: By
 fn faults_json(faults: &Faults) -> Value {
     json!({
         "latency_ms": faults.latency.as_millis() as u64,
+        "answer_delay_ms": faults.answer_delay.as_millis() as u64,
         "error_rate": faults.error_rate,
         "drop_rate": faults.drop_rate,
         "throttle_burst": faults.throttle_burst,

@@ -1,9 +1,16 @@
 //! Integration tests: the real `wamig` binary, run as a user would, against fixtures and the
 //! sandbox on loopback. One test binary with modules keeps link time down.
 
+mod apply_support;
 mod plan_support;
 mod support;
 
+mod apply_codes;
+mod apply_crash;
+mod apply_errors;
+mod apply_faults;
+mod apply_options;
+mod apply_secrets;
 mod ci_recipes;
 mod cli_usage;
 mod client_sandbox;

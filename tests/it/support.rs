@@ -121,7 +121,9 @@ impl Rig {
             (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}( UTC)?".into(), "[TIME]".into()),
             (r"\b\d{2}:\d{2} UTC".into(), "[HH:MM] UTC".into()),
             (r"\b[0-9a-f]{64}\b".into(), "[DIGEST]".into()),
-            (r"\b[0-9a-f]{12}\b".into(), "[DIGEST12]".into()),
+            // Short digests are always labelled; a bare 12-digit pattern would eat phone numbers.
+            (r"digest [0-9a-f]{12}\b".into(), "digest [DIGEST12]".into()),
+            (r"fbtrace_id [A-Za-z0-9_-]+".into(), "fbtrace_id [TRACE]".into()),
         ]
     }
 }
