@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Parses `<number><unit>` groups with units `ms`, `s`, `m`, `h`; a bare number is seconds.
+/// Parses `<number><unit>` groups with units `ms`, `s`, `m`, `h`, `d`; a bare number is seconds.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let invalid = || format!("`{text}` is not a duration: write it like 90s, 15m or 1h");
@@ -29,6 +29,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(value),
             "m" => Duration::from_secs(value.saturating_mul(60)),
             "h" => Duration::from_secs(value.saturating_mul(3600)),
+            "d" => Duration::from_secs(value.saturating_mul(86_400)),
             _ => return Err(invalid()),
         };
         total = total.saturating_add(part);
@@ -72,6 +73,7 @@ mod tests {
         assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse("3d"), Ok(Duration::from_secs(3 * 86_400)));
         for bad in ["", "m", "15x", "1.5h", "-1s", "s15"] {
             assert!(parse(bad).is_err(), "{bad}");
         }

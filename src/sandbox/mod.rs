@@ -119,42 +119,17 @@ impl ToDiagnostics for SandboxError {
     }
 }
 
-/// Parses `100ms`, `90s`, `15m`, `1h`, `3d`, or combinations like `1h30m`.
+/// Parses `100ms`, `90s`, `15m`, `1h`, `3d`, or combinations like `1h30m`. Unlike the command
+/// line, a world file must name the unit (a bare `10` is ambiguous between seconds and
+/// milliseconds in a latency); only `0` may go without.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
-    let invalid = || {
-        format!(
+    if trimmed != "0" && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
             "invalid duration \"{trimmed}\": write a number and a unit (ms, s, m, h, d), e.g. 100ms, 90s, 15m, 1h"
-        )
-    };
-    if trimmed.is_empty() {
-        return Err(invalid());
+        ));
     }
-    if trimmed == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = trimmed;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let part = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value.saturating_mul(60)),
-            "h" => Duration::from_secs(value.saturating_mul(3600)),
-            "d" => Duration::from_secs(value.saturating_mul(86_400)),
-            _ => return Err(invalid()),
-        };
-        total = total.saturating_add(part);
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    crate::duration::parse(trimmed)
 }
 
 impl Faults {
