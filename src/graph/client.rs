@@ -269,13 +269,7 @@ impl GraphClient {
                 Ok(Ok(part)) => out.extend(part),
                 // Dropping `tasks` aborts the chunks still running.
                 Ok(Err(error)) => return Err(error),
-                Err(join_error) => {
-                    return Err(GraphError::local(
-                        ErrorClass::InvalidResponse,
-                        format!("a multi-id read stopped unexpectedly: {join_error}"),
-                        "run the command again; please report it if it repeats",
-                    ));
-                }
+                Err(join_error) => return Err(task_stopped("a multi-id read", &join_error)),
             }
         }
         Ok(out)
@@ -398,13 +392,7 @@ impl GraphClient {
                     complete.insert(id, waba);
                 }
                 Ok(Err(error)) => return Err(error),
-                Err(join_error) => {
-                    return Err(GraphError::local(
-                        ErrorClass::InvalidResponse,
-                        format!("reading a WABA's edges stopped unexpectedly: {join_error}"),
-                        "run the command again; please report it if it repeats",
-                    ));
-                }
+                Err(join_error) => return Err(task_stopped("reading a WABA's edges", &join_error)),
             }
         }
         Ok(complete)
@@ -1043,6 +1031,15 @@ impl GraphClient {
             }),
         );
     }
+}
+
+/// A concurrent read that panicked or was cancelled: a bug, not a Graph answer.
+fn task_stopped(what: &str, join_error: &tokio::task::JoinError) -> GraphError {
+    GraphError::local(
+        ErrorClass::InvalidResponse,
+        format!("{what} stopped unexpectedly: {join_error}"),
+        "run the command again; please report it if it repeats",
+    )
 }
 
 /// Whether any expanded edge of a WABA has a next page to follow.
