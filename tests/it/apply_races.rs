@@ -5,8 +5,6 @@
 //! apply's write once it has arrived, the test makes the competing change, then releases it:
 //! no timing is involved.
 
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 use wamig::sandbox::{CodeVerificationStatus, NumberPatch};
 
@@ -55,19 +53,6 @@ fn other_verifies_with(rig: &Rig, id: &str, code: &str) {
     other(rig, &format!("/{id}/verify_code"), &[("code", code)]);
 }
 
-/// Waits until apply's request has reached hold `id`; panics after 20 s.
-fn wait_held(rig: &Rig, id: u64, running: &Running) {
-    let start = Instant::now();
-    while !rig.sandbox.holds().iter().any(|h| h.id == id && h.waiting) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the held request never came: {:?}",
-            running.pid()
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 /// Apply's own POSTs ending with `suffix`, with the error code each got.
 fn apply_posts(rig: &Rig, suffix: &str) -> Vec<Option<i64>> {
     rig.sandbox
@@ -91,7 +76,7 @@ fn a_migration_started_meanwhile_is_continued_with_its_id() {
     let rig = Rig::new(&manifest(&[ORDERS]));
     let hold = rig.sandbox.hold("POST", &initiate_path());
     let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold, &running);
+    wait_held(&rig, hold);
     let id = other_initiates(&rig);
     rig.sandbox.release(hold);
     let output = running.finish();
@@ -119,7 +104,7 @@ fn a_migration_finished_meanwhile_goes_on_to_register() {
     let rig = Rig::new(&manifest(&[ORDERS]));
     let hold = rig.sandbox.hold("POST", &initiate_path());
     let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold, &running);
+    wait_held(&rig, hold);
     let id = other_initiates(&rig);
     other_verifies(&rig, &id);
     rig.sandbox.release(hold);
@@ -145,7 +130,7 @@ fn a_number_verified_before_the_code_request_goes_on_to_register() {
     let id = other_initiates(&rig);
     let hold = rig.sandbox.hold("POST", &format!("/{id}/request_code"));
     let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold, &running);
+    wait_held(&rig, hold);
     other_verifies(&rig, &id);
     rig.sandbox.release(hold);
     let output = running.finish();
@@ -172,7 +157,7 @@ fn a_number_verified_before_the_verify_call_goes_on_to_register() {
     rig.deliver_code(ORDERS_DIGITS);
     let hold = rig.sandbox.hold("POST", &format!("/{id}/verify_code"));
     let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold, &running);
+    wait_held(&rig, hold);
     // The phone's owner typed the same code in WhatsApp Manager.
     other_verifies_with(&rig, &id, &rig.sent_code(ORDERS_DIGITS));
     rig.sandbox.release(hold);
@@ -199,7 +184,7 @@ fn a_number_unverified_before_register_fails_with_its_hint_then_asks_for_a_new_c
     rig.deliver_code(ORDERS_DIGITS);
     let hold = rig.sandbox.hold("POST", &format!("/{id}/register"));
     let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold, &running);
+    wait_held(&rig, hold);
     let unverified = NumberPatch {
         code_verification_status: Some(CodeVerificationStatus::NotVerified),
         ..NumberPatch::default()
