@@ -394,7 +394,7 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
         ui.info(
             "sandbox.admin",
             &format!(
-                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults); Ctrl-C stops",
+                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, numbers, wabas, holds); Ctrl-C stops",
                 handle.base_url()
             ),
         );
