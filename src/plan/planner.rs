@@ -173,10 +173,12 @@ impl Ctx<'_> {
             .filter(|request| record.verified_at.is_none_or(|verified| verified < request.at))
     }
 
-    /// This journal saw the number verified in the destination: it has left its source, so the
-    /// source-side eligibility no longer applies even if Meta asks for ownership again.
+    /// This journal saw this very node verified in the destination: the number has left its
+    /// source, so the source-side eligibility no longer applies even if Meta asks for ownership
+    /// again. A record without the node's id may be of an earlier attempt, which says nothing.
     fn verified_once(&self) -> bool {
-        self.record.is_some_and(|r| r.verified_at.is_some())
+        let Stage::Initiated(node) = self.stage else { return false };
+        self.record.is_some_and(|r| r.verified_at.is_some() && r.phone_number_id.as_deref() == Some(&node.id))
     }
 
     fn will_register(&self) -> bool {

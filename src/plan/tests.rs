@@ -176,6 +176,9 @@ fn a_number_verified_once_then_unverified_asks_for_a_new_code_and_is_not_blocked
     assert_eq!(world.plan().numbers[0].action, Action::Blocked, "a migration never verified is gated");
 
     world.record(A, DEST).verified_at = Some("2026-09-11T09:57:00Z".parse().unwrap());
+    world.record(A, DEST).phone_number_id = None;
+    assert_eq!(world.plan().numbers[0].action, Action::Blocked, "not known to be this node");
+    world.record(A, DEST).phone_number_id = Some("300000000000001".into());
     let plan = world.plan();
     let number = &plan.numbers[0];
     assert_eq!(number.action, Action::Resume);
