@@ -79,7 +79,13 @@ pub fn next(live: Option<&NumberView>, situation: Situation<'_>) -> Next {
         if situation.code_at_hand {
             return Next::Verify;
         }
-        let last_request = situation.record.last_code_request.as_ref();
+        // A code that a verification already used is no reason to wait: the number became
+        // unverified afterwards (Meta asks for ownership to be proven again) and needs a new one.
+        let last_request = situation
+            .record
+            .last_code_request
+            .as_ref()
+            .filter(|request| situation.record.verified_at.is_none_or(|verified| verified < request.at));
         let cooling = situation.record.code_cooldown_active(situation.now);
         return match last_request {
             Some(request) if situation.requested_this_run || (cooling && !situation.resend) => {
@@ -176,6 +182,18 @@ mod tests {
         assert_eq!(next(Some(&pending), situation(&old)), Next::RequestCode, "after the cooldown, ask again");
         let same_run = Situation { requested_this_run: true, ..situation(&old) };
         assert!(matches!(next(Some(&pending), same_run), Next::AwaitCode { .. }), "never twice in one run");
+    }
+
+    #[test]
+    fn a_code_spent_by_a_verification_is_not_awaited_when_the_number_is_unverified_again() {
+        let pending = node("NOT_VERIFIED", "NOT_APPLICABLE");
+        let mut record = requested(3);
+        record.verified_at = Some(now() - jiff::SignedDuration::from_mins(2));
+        assert_eq!(next(Some(&pending), situation(&record)), Next::RequestCode);
+
+        // A request made after that verification is the one to wait for.
+        record.verified_at = Some(now() - jiff::SignedDuration::from_mins(4));
+        assert!(matches!(next(Some(&pending), situation(&record)), Next::AwaitCode { .. }));
     }
 
     #[test]

@@ -526,12 +526,17 @@ impl Run<'_> {
                 ) =>
             {
                 // Started earlier (by a run that lost its answer, or by hand): find its id.
+                let said = if error.class() == ErrorClass::AlreadyInDestination {
+                    "the number is already in the destination (2388012); looking up its id"
+                } else {
+                    "the migration was already started (Duplicate phone number); looking up its id"
+                };
                 shared.event(
                     Level::Info,
                     "step_skipped",
                     self.number,
-                    "the migration was already started; looking up its id",
-                    json!({"step": "initiate_migration"}),
+                    said,
+                    json!({"step": "initiate_migration", "class": error.class().name()}),
                 );
                 shared.record(self.number, |r| r.phone_number_id = None)?;
                 match shared.client.phone_numbers(&self.number.destination_waba).await {
@@ -559,6 +564,18 @@ impl Run<'_> {
             }
             Err(error) => Ok(Some(self.graph_failed(Step::InitiateMigration, &error)?)),
         }
+    }
+
+    /// Graph answered 136024 to a code step: said, so the step missing from the run's work is
+    /// explained.
+    fn verified_meanwhile(&self, step: Step) {
+        self.shared.event(
+            Level::Info,
+            "step_skipped",
+            self.number,
+            "the number was verified meanwhile (136024): no code is needed",
+            json!({"step": step.as_str(), "class": ErrorClass::AlreadyVerified.name()}),
+        );
     }
 
     async fn retry_or_fail(
@@ -613,9 +630,11 @@ impl Run<'_> {
                 );
                 Ok(None)
             }
-            // Verified meanwhile (by hand, or a lost answer): the next round sees it.
+            // Verified meanwhile (by hand, or a lost answer): no code was sent, and the next
+            // round reads the number verified and goes on to register.
             Err(error) if error.class() == ErrorClass::AlreadyVerified => {
                 undo(shared, self.number)?;
+                self.verified_meanwhile(Step::RequestCode);
                 Ok(None)
             }
             Err(error) if error.may_have_taken_effect() => {
@@ -709,7 +728,16 @@ impl Run<'_> {
                     other => other,
                 }))
             }
-            // Verified meanwhile, or the answer was lost: the next round reads the truth.
+            // Someone proved ownership between the read and this call (the code typed in
+            // WhatsApp Manager, another tool): the code is spent, the next round reads the
+            // number verified and goes on to register.
+            Err(error) if error.class() == ErrorClass::AlreadyVerified => {
+                let _ = codes::consume(&source);
+                self.code = None;
+                self.verified_meanwhile(Step::VerifyCode);
+                Ok(None)
+            }
+            // The answer was lost: the next round reads the truth.
             Err(error) if error.may_have_taken_effect() => self.retry_or_fail(Step::VerifyCode, &error).await,
             Err(error) if error.is_retryable_write() => self.retry_or_fail(Step::VerifyCode, &error).await,
             Err(error) => Ok(Some(self.graph_failed(Step::VerifyCode, &error)?)),

@@ -798,7 +798,9 @@ impl GraphError {
                  run wamig apply again"
                 .to_owned(),
             ErrorClass::VerifyBeforeRegister => "the number must be verified before it can be \
-                 registered: run wamig apply again and supply the code sent to the number"
+                 registered, and Meta does not see it verified (any more): run wamig apply \
+                 again; it asks for a new code when the last one was already used, then give it \
+                 that code"
                 .to_owned(),
             ErrorClass::RegisterLimit => "register was called 10 times within 72 hours for \
                  this number and Meta now blocks it for 72 hours: wait, then run wamig apply \

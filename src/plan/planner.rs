@@ -163,8 +163,22 @@ impl Ctx<'_> {
         self.source_id.map(|id| waba_label(id, self.source.and_then(|w| w.name.as_deref())))
     }
 
+    /// The last code requested, unless a verification already used it (the number became
+    /// unverified afterwards and needs a new one; `decide::next` agrees).
     fn code_awaited(&self) -> Option<&crate::journal::CodeRequest> {
-        self.record?.last_code_request.as_ref()
+        let record = self.record?;
+        record
+            .last_code_request
+            .as_ref()
+            .filter(|request| record.verified_at.is_none_or(|verified| verified < request.at))
+    }
+
+    /// This journal saw this very node verified in the destination: the number has left its
+    /// source, so the source-side eligibility no longer applies even if Meta asks for ownership
+    /// again. A record without the node's id may be of an earlier attempt, which says nothing.
+    fn verified_once(&self) -> bool {
+        let Stage::Initiated(node) = self.stage else { return false };
+        self.record.is_some_and(|r| r.verified_at.is_some() && r.phone_number_id.as_deref() == Some(&node.id))
     }
 
     fn will_register(&self) -> bool {
@@ -218,7 +232,7 @@ fn plan_number(
     };
 
     // Eligibility gates only the steps before verification (DESIGN §5).
-    let gated = !matches!(ctx.stage, Stage::Verified(_));
+    let gated = !matches!(ctx.stage, Stage::Verified(_)) && !ctx.verified_once();
     let checks = if gated { checks(&ctx) } else { Vec::new() };
     if checks.iter().any(|c| c.status == CheckStatus::Fail) {
         action = Action::Blocked;

@@ -166,6 +166,27 @@ fn eligibility_still_gates_an_unverified_migration() {
     assert_eq!(exit_status(&plan, true), ExitStatus::Blocked);
 }
 
+#[test]
+fn a_number_verified_once_then_unverified_asks_for_a_new_code_and_is_not_blocked() {
+    let mut world = ready();
+    world.list(DEST, initiated_number(A, "300000000000001"));
+    // It has left its source when it was verified.
+    world.waba(SOURCE).numbers.as_mut().unwrap().clear();
+    world.code_requested(A, DEST, "2026-09-11T09:55:00Z").phone_number_id = Some("300000000000001".into());
+    assert_eq!(world.plan().numbers[0].action, Action::Blocked, "a migration never verified is gated");
+
+    world.record(A, DEST).verified_at = Some("2026-09-11T09:57:00Z".parse().unwrap());
+    world.record(A, DEST).phone_number_id = None;
+    assert_eq!(world.plan().numbers[0].action, Action::Blocked, "not known to be this node");
+    world.record(A, DEST).phone_number_id = Some("300000000000001".into());
+    let plan = world.plan();
+    let number = &plan.numbers[0];
+    assert_eq!(number.action, Action::Resume);
+    assert!(number.checks.is_empty(), "{:?}", number.checks);
+    assert!(!number.awaiting_code, "the code requested was used by that verification");
+    assert_eq!(number.steps[0], Step::RequestCode);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Each failing check, alone
 

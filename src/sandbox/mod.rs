@@ -22,7 +22,7 @@ use crate::ui::Ui;
 
 pub use envelope::{ErrorBody, GraphError};
 pub use faults::{DropPhase, Faults, FaultsPatch};
-pub use server::LoggedRequest;
+pub use server::{Hold, LoggedRequest};
 pub use state::{
     NumberPatch, NumberSnapshot, SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot, Usage,
     WabaPatch,
@@ -286,8 +286,28 @@ impl SandboxHandle {
         self.shared.lock().state.patch_waba(id, patch)
     }
 
+    /// Holds the next Graph request with this method and path (without the version, e.g.
+    /// `/104996122399160/phone_numbers`) once it has arrived, before it is handled, until
+    /// [`release`](Self::release). Tests use it to change the world between a client's read
+    /// and its write without relying on timing. Returns the hold's id.
+    pub fn hold(&self, method: &str, path: &str) -> u64 {
+        self.shared.lock().add_hold(method, path)
+    }
+
+    /// The holds not yet released, and whether a request is waiting in each.
+    pub fn holds(&self) -> Vec<Hold> {
+        self.shared.lock().holds()
+    }
+
+    /// Lets the request caught by hold `id` go on (or cancels the hold if none came yet).
+    /// False when there is no such hold.
+    pub fn release(&self, id: u64) -> bool {
+        self.shared.lock().release_hold(id)
+    }
+
     /// Stops accepting, lets in-flight requests finish, and waits (at most 5 s).
     pub async fn shutdown(mut self) {
+        self.shared.lock().release_all_holds();
         if let Some(sender) = self.shutdown.take() {
             let _ = sender.send(());
         }
@@ -302,6 +322,7 @@ impl SandboxHandle {
 
 impl Drop for SandboxHandle {
     fn drop(&mut self) {
+        self.shared.lock().release_all_holds();
         if let Some(sender) = self.shutdown.take() {
             let _ = sender.send(());
         }
@@ -373,7 +394,7 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
         ui.info(
             "sandbox.admin",
             &format!(
-                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults); Ctrl-C stops",
+                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, numbers, wabas, holds); Ctrl-C stops",
                 handle.base_url()
             ),
         );

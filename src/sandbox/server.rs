@@ -73,8 +73,26 @@ pub(crate) struct Inner {
     pub faults: FaultEngine,
     pub clock_offset: Duration,
     pub log: Vec<LoggedRequest>,
+    holds: Vec<HoldState>,
+    next_hold: u64,
     trace_rng: Prng,
     seq: u64,
+}
+
+/// A request hold as the handle and the admin API report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    pub id: u64,
+    pub method: String,
+    /// The Graph path without its version, e.g. `/104996122399160/phone_numbers`.
+    pub path: String,
+    /// A request matched it and is waiting for the release.
+    pub waiting: bool,
+}
+
+struct HoldState {
+    hold: Hold,
+    release: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {
@@ -84,6 +102,52 @@ impl Inner {
 
     pub fn set_faults(&mut self, faults: Faults) {
         self.faults = FaultEngine::new(faults);
+    }
+
+    /// Adds a hold for the next Graph request with this method and path; returns its id.
+    pub fn add_hold(&mut self, method: &str, path: &str) -> u64 {
+        self.next_hold += 1;
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let hold = Hold {
+            id: self.next_hold,
+            method: method.trim().to_ascii_uppercase(),
+            path: format!("/{}", segments.join("/")),
+            waiting: false,
+        };
+        let (release, _) = tokio::sync::watch::channel(false);
+        self.holds.push(HoldState { hold, release });
+        self.next_hold
+    }
+
+    pub fn holds(&self) -> Vec<Hold> {
+        self.holds.iter().map(|h| h.hold.clone()).collect()
+    }
+
+    /// Lets the request a hold caught (if any) go on, and forgets the hold.
+    pub fn release_hold(&mut self, id: u64) -> bool {
+        let Some(at) = self.holds.iter().position(|h| h.hold.id == id) else {
+            return false;
+        };
+        let _ = self.holds.remove(at).release.send(true);
+        true
+    }
+
+    pub fn release_all_holds(&mut self) {
+        for hold in self.holds.drain(..) {
+            let _ = hold.release.send(true);
+        }
+    }
+
+    /// The first free hold matching this request catches it: the caller waits on the receiver.
+    fn catch(&mut self, method: &Method, path: &str) -> Option<tokio::sync::watch::Receiver<bool>> {
+        let (_, segments) = split_version(path).ok()?;
+        let unversioned = format!("/{}", segments.join("/"));
+        let hold = self
+            .holds
+            .iter_mut()
+            .find(|h| !h.hold.waiting && h.hold.method == method.as_str() && h.hold.path == unversioned)?;
+        hold.hold.waiting = true;
+        Some(hold.release.subscribe())
     }
 
     fn trace_id(&mut self) -> String {
@@ -133,6 +197,8 @@ pub(crate) async fn start(
             faults: FaultEngine::new(options.faults.clone()),
             clock_offset: Duration::ZERO,
             log: Vec::new(),
+            holds: Vec::new(),
+            next_hold: 0,
             trace_rng: Prng::new(seed.rotate_left(17) ^ 0xFB7A_CE1D),
             seq: 0,
         }),
@@ -149,6 +215,8 @@ pub(crate) async fn start(
         .route("/_sandbox/faults", get(admin_faults).post(admin_set_faults))
         .route("/_sandbox/numbers/{id}", post(admin_patch_number))
         .route("/_sandbox/wabas/{id}", post(admin_patch_waba))
+        .route("/_sandbox/holds", get(admin_holds).post(admin_add_hold))
+        .route("/_sandbox/holds/{id}/release", post(admin_release_hold))
         .route("/", any(graph))
         .route("/{version}", any(graph))
         .route("/{version}/", any(graph))
@@ -323,6 +391,13 @@ async fn graph(
         "none"
     };
     let is_write = method != Method::GET;
+
+    // A held request waits here, received but not yet handled, so a test can change the world
+    // in between; it is logged once handled, like any other.
+    let caught = shared.lock().catch(&method, &path);
+    if let Some(mut release) = caught {
+        let _ = release.wait_for(|released| *released).await;
+    }
 
     let latency = shared.lock().faults.latency();
     if !latency.is_zero() {
@@ -1241,6 +1316,44 @@ async fn admin_patch_waba(
     match shared.lock().state.patch_waba(&id, &patch) {
         Ok(()) => admin_json(StatusCode::OK, json!({ "success": true })),
         Err(message) => admin_error(message),
+    }
+}
+
+async fn admin_holds(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
+    admin_json(StatusCode::OK, json!(shared.lock().holds()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddHold {
+    method: String,
+    path: String,
+}
+
+async fn admin_add_hold(AxumState(shared): AxumState<Arc<Shared>>, body: Bytes) -> Response {
+    let request: AddHold = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return admin_error(format!(
+                "expected {{\"method\": \"POST\", \"path\": \"/<node>/<edge>\"}}: {error}"
+            ));
+        }
+    };
+    if !request.path.starts_with('/') || request.method.trim().is_empty() {
+        return admin_error("a hold needs a method and a path starting with /, without the version".into());
+    }
+    let id = shared.lock().add_hold(&request.method, &request.path);
+    admin_json(StatusCode::OK, json!({ "id": id }))
+}
+
+async fn admin_release_hold(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    AxumPath(id): AxumPath<u64>,
+) -> Response {
+    if shared.lock().release_hold(id) {
+        admin_json(StatusCode::OK, json!({ "success": true }))
+    } else {
+        admin_json(StatusCode::NOT_FOUND, json!({ "error": format!("no hold {id}") }))
     }
 }
 

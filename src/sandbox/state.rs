@@ -265,6 +265,9 @@ pub struct NumberPatch {
     pub status: Option<NumberStatus>,
     pub maintenance: Option<bool>,
     pub register_failures: Option<u32>,
+    /// Meta asking for ownership to be proven again: anything but `VERIFIED` also reopens a
+    /// migrated number's code steps (a new code must be requested and verified).
+    pub code_verification_status: Option<CodeVerificationStatus>,
 }
 
 /// A change to a WABA made outside the API (review approved, payment method added, ...).
@@ -1459,6 +1462,15 @@ impl State {
         }
         if let Some(value) = patch.register_failures {
             number.register_failures_left = value;
+        }
+        if let Some(value) = patch.code_verification_status {
+            number.code_verification = value;
+            if value != CodeVerificationStatus::Verified
+                && let Some(migration) = number.migration.as_mut()
+            {
+                migration.verified_at = None;
+                migration.code = None;
+            }
         }
         let number = &self.numbers[&id];
         Ok(self.snapshot(number, now))

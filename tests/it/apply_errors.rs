@@ -100,14 +100,15 @@ fn the_register_limit_answer_is_rendered() {
 }
 
 /// The destination changes between the plan and the first write (a payment method removed,
-/// the review revoked, webhooks unsubscribed): Graph refuses the migration with 2388103.
+/// the review revoked, webhooks unsubscribed), while the sandbox holds that write: Graph
+/// refuses the migration with 2388103.
 #[test]
 fn destination_refusals_are_rendered_with_hints() {
     for cause in ["payment method removed", "review revoked", "webhooks unsubscribed"] {
         let rig = Rig::new(&manifest(&[ORDERS]));
-        set_latency(&rig, 300);
+        let hold = rig.sandbox.hold("POST", &format!("/{DESTINATION_WABA}/phone_numbers"));
         let running = Running::spawn(apply_command(&rig, &[]));
-        running.wait_for_line("starting the migration");
+        wait_held(&rig, hold);
         match cause {
             "payment method removed" => {
                 let patch = serde_json::from_value(serde_json::json!({"primary_funding_id": ""})).unwrap();
@@ -119,12 +120,11 @@ fn destination_refusals_are_rendered_with_hints() {
                 rig.sandbox.patch_waba(DESTINATION_WABA, &patch).unwrap();
             }
             _ => {
-                // Without latency the call overtakes the migration the sandbox is holding.
-                set_latency(&rig, 0);
                 let answer = graph_call(&rig, "DELETE", &format!("{DESTINATION_WABA}/subscribed_apps"), "");
                 assert!(answer.contains("\"success\":true"), "{answer}");
             }
         }
+        rig.sandbox.release(hold);
         let output = running.finish();
         assert_eq!(output.status.code(), Some(1), "{cause}: {}", transcript(&output));
         assert_eq!(rig.journal()["numbers"]["+16315550102"]["last_error"]["code"], 2388103);

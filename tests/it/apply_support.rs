@@ -144,6 +144,16 @@ pub fn wait_for_file(path: &std::path::Path) {
     }
 }
 
+/// Waits until a request has reached the sandbox hold `id` (`SandboxHandle::hold`); panics
+/// after 20 s.
+pub fn wait_held(rig: &Rig, id: u64) {
+    let start = Instant::now();
+    while !rig.sandbox.holds().iter().any(|h| h.id == id && h.waiting) {
+        assert!(start.elapsed() < Duration::from_secs(20), "no request reached hold {id}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Sets sandbox latency (other faults off).
 pub fn set_latency(rig: &Rig, millis: u64) {
     rig.sandbox.set_faults(wamig::sandbox::Faults {

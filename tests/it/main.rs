@@ -10,6 +10,7 @@ mod apply_crash;
 mod apply_errors;
 mod apply_faults;
 mod apply_options;
+mod apply_races;
 mod apply_secrets;
 mod ci_recipes;
 mod cli_usage;

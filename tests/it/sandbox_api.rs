@@ -1110,3 +1110,58 @@ async fn batch_requests_answer_each_request_and_keep_secrets_out_of_the_log() {
     }
     assert!(log.contains("input_token=<redacted>") && log.contains("pin=<redacted>"), "{log}");
 }
+
+#[tokio::test]
+async fn a_hold_keeps_one_request_until_released_while_others_pass() {
+    let env = env().await;
+    let base = env.handle.base_url();
+    let admin = |path: &str| format!("{base}/_sandbox/{path}");
+    let added: Value = env
+        .client
+        .post(admin("holds"))
+        .json(&json!({"method": "post", "path": format!("/{DEST}/phone_numbers")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = added["id"].as_u64().unwrap();
+    let bad = env.client.post(admin("holds")).json(&json!({"method": "POST"})).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let first = env.initiate(DEST, "6315550102");
+    tokio::pin!(first);
+    let waiting = async {
+        loop {
+            let holds: Value = env.client.get(admin("holds")).send().await.unwrap().json().await.unwrap();
+            if holds[0]["waiting"] == true {
+                return holds;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let holds = tokio::select! {
+        holds = waiting => holds,
+        _ = &mut first => panic!("the held request was answered"),
+    };
+    assert_eq!(
+        holds,
+        json!([{"id": id, "method": "POST", "path": format!("/{DEST}/phone_numbers"), "waiting": true}])
+    );
+    assert_eq!(env.handle.request_count(), 0, "held, so not handled nor logged yet");
+
+    // Another request on the same path passes: a hold catches one request.
+    let other = env.initiate(DEST, "6315550102").await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    let released = env.client.post(admin(&format!("holds/{id}/release"))).send().await.unwrap();
+    assert_eq!(released.status(), 200);
+    let held = first.await;
+    assert_eq!(held.error()["error_user_title"], "Duplicate phone number", "handled after the other");
+    let log = env.handle.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].error_code, Some(100));
+    assert!(env.handle.holds().is_empty());
+    let again = env.client.post(admin(&format!("holds/{id}/release"))).send().await.unwrap();
+    assert_eq!(again.status(), 404);
+}

@@ -591,6 +591,25 @@ fn changes_outside_the_api_unblock_a_number() {
 }
 
 #[test]
+fn a_number_made_unverified_must_prove_ownership_again() {
+    let mut state = state();
+    let id = migrate(&mut state, DEST, "6315550102");
+    assert_eq!(request(&mut state, &id, t0()).unwrap_err().code, 136024);
+    let patch = NumberPatch {
+        code_verification_status: Some(CodeVerificationStatus::NotVerified),
+        ..NumberPatch::default()
+    };
+    let snapshot = state.patch_number(&id, &patch, t0()).unwrap();
+    assert_eq!(snapshot.code_verification_status, CodeVerificationStatus::NotVerified);
+    assert_eq!(register(&mut state, &id, t0()).unwrap_err().code, 133006);
+
+    let code = request(&mut state, &id, t0()).unwrap();
+    verify(&mut state, &id, &code, t0()).unwrap();
+    register(&mut state, &id, t0()).unwrap();
+    assert_eq!(state.number(&id, t0()).unwrap().status, NumberStatus::Connected);
+}
+
+#[test]
 fn template_nodes_are_readable_through_their_waba() {
     let state = state();
     let acme = caller(&state, ACME);
