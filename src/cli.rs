@@ -312,7 +312,12 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
                 timing,
                 env: std::sync::Arc::new(crate::apply::codes::process_env),
             };
-            runtime()?.block_on(crate::apply::run::run(&manifest, client, options, ui))
+            let runtime = runtime()?;
+            let status = runtime.block_on(crate::apply::run::run(&manifest, client, options, ui));
+            // A confirmation cut short by Ctrl-C leaves its thread blocked on stdin; do not wait
+            // for it.
+            runtime.shutdown_background();
+            status
         }
     }
 }

@@ -141,6 +141,9 @@ pub async fn run(
         return Err(Error::Many(problems));
     }
 
+    // Listening from here on: a Ctrl-C at the question or during the run is seen by wamig, never
+    // by the default handler that would end the process with the lock held.
+    let mut interrupts = Interrupts::listen();
     if !options.auto_approve {
         if !ui.stdin_is_terminal {
             return Err(Error::usage(
@@ -148,14 +151,22 @@ pub async fn run(
                 "review the plan, then run `wamig apply --auto-approve` (in CI, after the plan was approved)",
             ));
         }
-        let answer = tokio::task::spawn_blocking(|| {
+        let confirmation = tokio::task::spawn_blocking(|| {
             eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
             let mut line = String::new();
             let _ = std::io::stdin().read_line(&mut line);
             line
-        })
-        .await
-        .unwrap_or_default();
+        });
+        // Ctrl-C at the question is an answer too: nothing was done, and the journal lock is
+        // released on the way out instead of being left to the next run to take over.
+        let answer = tokio::select! {
+            answer = confirmation => answer.unwrap_or_default(),
+            () = interrupts.recv() => {
+                ui.err("\n");
+                ui.out("Apply cancelled; nothing was done.\n");
+                return Ok(ExitStatus::Interrupted);
+            }
+        };
         if answer.trim() != "yes" {
             ui.out("Apply cancelled; nothing was done.\n");
             return Ok(ExitStatus::Error);
@@ -166,10 +177,9 @@ pub async fn run(
     let interrupt = {
         let (cancel, ui) = (cancel.clone(), ui.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                ui.warn("interrupted", "interrupted: finishing the calls in flight, then saving progress");
-                cancel.cancel();
-            }
+            interrupts.recv().await;
+            ui.warn("interrupted", "interrupted: finishing the calls in flight, then saving progress");
+            cancel.cancel();
         })
     };
     let prompt = ui.stdin_is_terminal && !options.auto_approve && options.wait_for_codes.is_none();
@@ -369,6 +379,47 @@ async fn countdown(shared: Arc<Shared>, total: Duration) {
                 &line,
                 json!({"waiting": waiting, "seconds_left": left.as_secs(), "codes_dir": shared.codes_dir}),
             );
+        }
+    }
+}
+
+/// Ctrl-C, heard from the moment this is made. On Unix the handler is installed at once; Tokio's
+/// portable `ctrl_c()` installs it only when first polled, which can be after a question was
+/// already on the screen.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            Interrupts {
+                signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Interrupts {}
+        }
+    }
+
+    /// Resolves at the next Ctrl-C; never when no handler could be installed.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            let heard = match &mut self.signal {
+                Some(signal) => signal.recv().await.is_some(),
+                None => false,
+            };
+            if !heard {
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }
