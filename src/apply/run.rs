@@ -218,41 +218,47 @@ pub async fn run(
     let countdown = options.wait_for_codes.map(|total| tokio::spawn(countdown(shared.clone(), total)));
 
     let permits = Arc::new(tokio::sync::Semaphore::new(options.parallelism.max(1)));
+    let mut queue = work.iter().enumerate().filter_map(|(index, number_plan)| {
+        let number = desired.numbers.iter().find(|n| n.phone.e164() == number_plan.phone)?.clone();
+        Some((index, number, (*number_plan).clone()))
+    });
+    let mut next = queue.next();
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, number_plan) in work.iter().enumerate() {
-        let Some(number) = desired.numbers.iter().find(|n| n.phone.e164() == number_plan.phone).cloned()
-        else {
-            continue;
-        };
-        // Permits are taken here, in manifest order, so numbers start in the order they are
-        // listed (with --parallelism 1, strictly one after the other).
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let (shared, number_plan) = (shared.clone(), (*number_plan).clone());
-        tasks.spawn(async move {
-            let _permit = permit;
-            let outcome = engine::run_number(&shared, &number, &number_plan).await;
-            (index, number_plan.phone.clone(), outcome)
-        });
-    }
     let mut outcomes: Vec<(usize, String, NumberOutcome)> = Vec::new();
     let mut fatal = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, phone, Ok(outcome))) => outcomes.push((index, phone, outcome)),
-            Ok((_, _, Err(error))) => {
-                // The journal can no longer be written: stop every number now.
-                cancel.cancel();
-                fatal.get_or_insert(error);
+    loop {
+        tokio::select! {
+            // A permit is taken before its task exists, so numbers start in manifest order (with
+            // --parallelism 1, strictly one after the other); finished tasks are collected
+            // meanwhile, so a fatal error stops the others at once.
+            permit = permits.clone().acquire_owned(), if next.is_some() => {
+                let (Ok(permit), Some((index, number, number_plan))) = (permit, next.take()) else { break };
+                next = queue.next();
+                let shared = shared.clone();
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let outcome = engine::run_number(&shared, &number, &number_plan).await;
+                    (index, number_plan.phone.clone(), outcome)
+                });
             }
-            Err(join_error) => {
-                cancel.cancel();
-                ui.event(
-                    Level::Error,
-                    "task_failed",
-                    &format!("a number's task ended abnormally: {join_error}"),
-                    json!({}),
-                );
-            }
+            Some(joined) = tasks.join_next() => match joined {
+                Ok((index, phone, Ok(outcome))) => outcomes.push((index, phone, outcome)),
+                Ok((_, _, Err(error))) => {
+                    // The journal can no longer be written: stop every number now.
+                    cancel.cancel();
+                    fatal.get_or_insert(error);
+                }
+                Err(join_error) => {
+                    cancel.cancel();
+                    ui.event(
+                        Level::Error,
+                        "task_failed",
+                        &format!("a number's task ended abnormally: {join_error}"),
+                        json!({}),
+                    );
+                }
+            },
+            else => break,
         }
     }
     interrupt.abort();
