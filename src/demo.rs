@@ -13,7 +13,7 @@ use crate::apply::run::ApplyOptions;
 use crate::commands::{PlanFormat, PlanOptions};
 use crate::diag::{Diagnostic, ToDiagnostics};
 use crate::graph::{GraphClient, GraphConfig};
-use crate::manifest::LoadedManifest;
+use crate::manifest::{LoadedManifest, PhoneNumber};
 use crate::sandbox::{NumberPatch, SandboxHandle, SandboxOptions, World};
 use crate::secret::Secret;
 use crate::ui::Ui;
@@ -185,10 +185,11 @@ async fn walk(dir: &Path, ui: &Ui) -> Result<ExitStatus, Error> {
         "A code could also come in WAMIG_CODE_<digits>; wamig never prints codes, and neither does\n\
          this demo.\n",
     );
-    for phone in [READY_NUMBER, BLOCKED_NUMBER] {
-        let delivered = deliver_code(&sandbox, phone, &codes_dir)?;
+    for number in &manifest.desired.numbers {
+        let delivered = deliver_code(&sandbox, &number.phone, &codes_dir)?;
         stage.say(&format!(
-            "The owner of {phone} reads the SMS and writes the code where wamig looks for it:\n  {}",
+            "The owner of {} reads the SMS and writes the code where wamig looks for it:\n  {}",
+            number.phone,
             delivered.display(),
         ));
     }
@@ -289,12 +290,11 @@ async fn apply(
 }
 
 /// Copies the code the sandbox "sent" to the file wamig reads it from.
-fn deliver_code(sandbox: &SandboxHandle, phone: &str, codes_dir: &Path) -> Result<PathBuf, Error> {
-    let sent = sandbox.outbox_path(phone);
-    let code = std::fs::read_to_string(&sent)
-        .map_err(|source| DemoError::NoCode { phone: phone.to_owned(), source })?;
+fn deliver_code(sandbox: &SandboxHandle, phone: &PhoneNumber, codes_dir: &Path) -> Result<PathBuf, Error> {
+    let code = std::fs::read_to_string(sandbox.outbox_path(&phone.e164()))
+        .map_err(|source| DemoError::NoCode { phone: phone.e164(), source })?;
     std::fs::create_dir_all(codes_dir).map_err(DemoError::Workspace)?;
-    let file = codes_dir.join(crate::manifest::phone::digits_only(phone));
+    let file = crate::apply::codes::code_file(codes_dir, phone);
     std::fs::write(&file, code).map_err(DemoError::Workspace)?;
     Ok(file)
 }
