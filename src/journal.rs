@@ -96,6 +96,12 @@ impl NumberRecord {
         self.last_code_request.as_ref().is_some_and(|request| now.duration_since(request.at) < CODE_COOLDOWN)
     }
 
+    /// The last code request, unless a verification already used its code: a number that became
+    /// unverified afterwards (Meta asks for ownership to be proven again) needs a new one.
+    pub fn unspent_code_request(&self) -> Option<&CodeRequest> {
+        self.last_code_request.as_ref().filter(|request| self.verified_at.is_none_or(|at| at < request.at))
+    }
+
     /// Register calls made inside the 72-hour window ending `now`.
     pub fn register_attempts_in_window(&self, now: Timestamp) -> usize {
         self.register_attempts.iter().filter(|at| now.duration_since(**at) < REGISTER_WINDOW).count()
@@ -203,6 +209,23 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_used_by_a_verification_is_spent() {
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let mut record = NumberRecord::new("104996122399160");
+        assert!(record.unspent_code_request().is_none());
+        record.last_code_request = Some(CodeRequest {
+            at: at("2026-09-11T09:55:00Z"),
+            method: CodeMethod::Sms,
+            language: "en_US".into(),
+        });
+        assert!(record.unspent_code_request().is_some());
+        record.verified_at = Some(at("2026-09-11T09:57:00Z"));
+        assert!(record.unspent_code_request().is_none(), "verified after the request");
+        record.last_code_request.as_mut().unwrap().at = at("2026-09-11T10:30:00Z");
+        assert!(record.unspent_code_request().is_some(), "requested again after that verification");
+    }
 
     #[test]
     fn round_trips_atomically_with_private_mode() {

@@ -79,13 +79,7 @@ pub fn next(live: Option<&NumberView>, situation: Situation<'_>) -> Next {
         if situation.code_at_hand {
             return Next::Verify;
         }
-        // A code that a verification already used is no reason to wait: the number became
-        // unverified afterwards (Meta asks for ownership to be proven again) and needs a new one.
-        let last_request = situation
-            .record
-            .last_code_request
-            .as_ref()
-            .filter(|request| situation.record.verified_at.is_none_or(|verified| verified < request.at));
+        let last_request = situation.record.unspent_code_request();
         let cooling = situation.record.code_cooldown_active(situation.now);
         return match last_request {
             Some(request) if situation.requested_this_run || (cooling && !situation.resend) => {

@@ -163,14 +163,8 @@ impl Ctx<'_> {
         self.source_id.map(|id| waba_label(id, self.source.and_then(|w| w.name.as_deref())))
     }
 
-    /// The last code requested, unless a verification already used it (the number became
-    /// unverified afterwards and needs a new one; `decide::next` agrees).
     fn code_awaited(&self) -> Option<&crate::journal::CodeRequest> {
-        let record = self.record?;
-        record
-            .last_code_request
-            .as_ref()
-            .filter(|request| record.verified_at.is_none_or(|verified| verified < request.at))
+        self.record?.unspent_code_request()
     }
 
     /// This journal saw this very node verified in the destination: the number has left its
