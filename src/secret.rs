@@ -62,10 +62,10 @@ mod tests {
 
     #[test]
     fn debug_and_display_never_show_the_value() {
-        let secret = Secret::new("EAAcanary123456");
+        let secret = Secret::new("canary-token-123456");
         assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
         assert_eq!(format!("{secret}"), "<redacted>");
-        assert_eq!(secret.expose(), "EAAcanary123456");
+        assert_eq!(secret.expose(), "canary-token-123456");
     }
 
     #[test]

@@ -1121,7 +1121,7 @@ mod tests {
     }
 
     fn client(base: &str) -> GraphClient {
-        GraphClient::new(GraphConfig::new(base, "v23.0", Secret::new("EAAtoken")).unwrap()).unwrap()
+        GraphClient::new(GraphConfig::new(base, "v23.0", Secret::new("canary-token")).unwrap()).unwrap()
     }
 
     #[test]

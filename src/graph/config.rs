@@ -365,12 +365,12 @@ mod tests {
     fn token_sources() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("token");
-        std::fs::write(&file, "EAAfromfile\n").unwrap();
+        std::fs::write(&file, "token-from-file\n").unwrap();
         // The flag wins over the environment.
-        let t = token_from_sources(Some("EAAfromenv".into()), Some(&file)).unwrap();
-        assert_eq!(t.expose(), "EAAfromfile");
-        let t = token_from_sources(Some(" EAAfromenv\n".into()), None).unwrap();
-        assert_eq!(t.expose(), "EAAfromenv");
+        let t = token_from_sources(Some("token-from-env".into()), Some(&file)).unwrap();
+        assert_eq!(t.expose(), "token-from-file");
+        let t = token_from_sources(Some(" token-from-env\n".into()), None).unwrap();
+        assert_eq!(t.expose(), "token-from-env");
 
         let e = token_from_sources(None, None).unwrap_err();
         assert_eq!(e.message(), "no access token");
@@ -389,19 +389,19 @@ mod tests {
         assert!(e.message().contains("is empty"));
 
         let two = dir.path().join("two");
-        std::fs::write(&two, "EAAone\nEAAtwo\n").unwrap();
+        std::fs::write(&two, "token-one\ntoken-two\n").unwrap();
         let e = token_from_sources(None, Some(&two)).unwrap_err();
         assert!(e.message().contains("line breaks"));
-        assert!(!e.message().contains("EAAone"));
+        assert!(!e.message().contains("token-one"));
     }
 
     #[test]
     fn config_debug_never_shows_secrets() {
-        let config = GraphConfig::new("http://127.0.0.1:1", "v23.0", Secret::new("EAAsecret"))
+        let config = GraphConfig::new("http://127.0.0.1:1", "v23.0", Secret::new("canary-token-secret"))
             .unwrap()
             .with_app_secret(Some(Secret::new("appsecret")));
         let text = format!("{config:?}");
-        assert!(!text.contains("EAAsecret") && !text.contains("appsecret"));
+        assert!(!text.contains("canary-token-secret") && !text.contains("appsecret"));
         assert!(GraphConfig::new("http://127.0.0.1:1", "v23.0", Secret::new("a b")).is_err());
     }
 }

@@ -1444,7 +1444,7 @@ mod tests {
             },
             400,
             value.to_string().as_bytes(),
-            &|s: &str| s.replace("EAAsecret", "<redacted>"),
+            &|s: &str| s.replace("canary-token-secret", "<redacted>"),
         )
     }
 
@@ -1506,7 +1506,7 @@ mod tests {
         let e = error_for(
             Operation::InitiateMigration,
             "104996122399160",
-            json!({"error": {"message": "(#2388103) Error migrating phone number for token EAAsecret",
+            json!({"error": {"message": "(#2388103) Error migrating phone number for token canary-token-secret",
             "code": 2388103, "error_subcode": 2388103, "error_user_title": "Webhooks missing",
             "error_user_msg": "Webhooks have not been set up", "error_data": {"details": "see docs"},
             "fbtrace_id": "AbC123"}}),
@@ -1536,12 +1536,17 @@ mod tests {
             op: Operation::Read,
             node_id: Some("1".into()),
         };
-        let scrub = |s: &str| s.replace("EAAsecret", "<redacted>");
-        let e = GraphError::from_response(info.clone(), 502, b"<html>Bad Gateway EAAsecret</html>", &scrub);
+        let scrub = |s: &str| s.replace("canary-token-secret", "<redacted>");
+        let e = GraphError::from_response(
+            info.clone(),
+            502,
+            b"<html>Bad Gateway canary-token-secret</html>",
+            &scrub,
+        );
         assert_eq!(e.class(), ErrorClass::Transient);
         assert!(e.message().contains("HTTP 502"));
         assert!(e.message().contains("<redacted>"));
-        assert!(!e.message().contains("EAAsecret"));
+        assert!(!e.message().contains("canary-token-secret"));
         let e = GraphError::from_response(info, 400, &[0xff, 0xfe, 0x00, b'x'], &scrub);
         assert_eq!(e.class(), ErrorClass::InvalidResponse);
         let long = vec![b'a'; 10_000];

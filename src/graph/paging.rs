@@ -138,7 +138,7 @@ mod tests {
     fn next_links_stay_on_the_base_origin() {
         let ok = sanitize_next(
             &base(),
-            "https://graph.facebook.com/v23.0/1/phone_numbers?fields=id&limit=100&after=QVFIUl&access_token=EAAleak&appsecret_proof=abc",
+            "https://graph.facebook.com/v23.0/1/phone_numbers?fields=id&limit=100&after=QVFIUl&access_token=canary-token-leak&appsecret_proof=abc",
         )
         .unwrap();
         assert_eq!(

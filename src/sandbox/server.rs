@@ -1395,14 +1395,14 @@ mod tests {
 
     #[test]
     fn batch_log_redacts_secrets_inside_requests() {
-        let batch = r#"[{"method":"GET","relative_url":"debug_token?input_token=EAAsecret&x=1"},{"method":"POST","relative_url":"1/register","body":"messaging_product=whatsapp&pin=123456"},{"method":"GET","relative_url":"me?access%5Ftoken=EAAother"}]"#;
+        let batch = r#"[{"method":"GET","relative_url":"debug_token?input_token=canary-token-secret&x=1"},{"method":"POST","relative_url":"1/register","body":"messaging_product=whatsapp&pin=123456"},{"method":"GET","relative_url":"me?access%5Ftoken=canary-token-other"}]"#;
         let redacted = redact_batch(batch);
-        assert!(!redacted.contains("EAAsecret") && !redacted.contains("123456"), "{redacted}");
-        assert!(!redacted.contains("EAAother"), "{redacted}");
+        assert!(!redacted.contains("canary-token-secret") && !redacted.contains("123456"), "{redacted}");
+        assert!(!redacted.contains("canary-token-other"), "{redacted}");
         assert!(redacted.contains("input_token=<redacted>&x=1"), "{redacted}");
         assert!(redacted.contains("messaging_product=whatsapp&pin=<redacted>"), "{redacted}");
-        assert_eq!(redact_batch("not json EAAsecret"), "<redacted>");
-        assert_eq!(redact_batch(r#"["debug_token?input_token=EAAsecret"]"#), "<redacted>");
+        assert_eq!(redact_batch("not json canary-token-secret"), "<redacted>");
+        assert_eq!(redact_batch(r#"["debug_token?input_token=canary-token-secret"]"#), "<redacted>");
     }
 
     #[test]
