@@ -8,7 +8,7 @@ use wamig::graph::{
     CodeMethod, ErrorClass, GraphClient, GraphConfig, GraphError, MigrationBlock, RetryPolicy,
     TokenInfoSource,
 };
-use wamig::sandbox::{DropPhase, Faults, SandboxHandle, SandboxOptions, World};
+use wamig::sandbox::{DropPhase, Faults, SandboxHandle};
 use wamig::secret::Secret;
 
 use crate::plan_support::{GenWorld, gen_source_id};
@@ -20,11 +20,7 @@ struct Env {
 }
 
 async fn env_with(world: &str) -> Env {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let outbox = tempfile::tempdir().unwrap();
-    let options = SandboxOptions::new(World::from_yaml_str(world).unwrap(), outbox.path());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox = wamig::sandbox::start(listener, options).await.unwrap();
+    let (sandbox, outbox) = crate::support::start_sandbox(world, |_| {}).await;
     Env { sandbox, outbox }
 }
 

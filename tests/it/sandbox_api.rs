@@ -6,17 +6,16 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
-use wamig::sandbox::{
-    DropPhase, Faults, NumberStatus, SandboxHandle, SandboxOptions, TemplateStatus, World, start,
+use wamig::sandbox::{DropPhase, Faults, NumberStatus, SandboxHandle, SandboxOptions, TemplateStatus};
+
+use crate::support::{
+    ACME_TOKEN as ACME, DESTINATION_WABA as DEST, NO_WEBHOOKS_WABA as NO_WEBHOOKS, SOURCE_WABA as SOURCE,
+    start_sandbox,
 };
 
-const ACME: &str = "sandbox-token-acme-system-user";
 const READ_ONLY: &str = "sandbox-token-acme-read-only";
 const INITECH: &str = "sandbox-token-initech-partner";
-const SOURCE: &str = "102289599326934";
-const DEST: &str = "104996122399160";
-const NO_WEBHOOKS: &str = "105000000000002";
-const EXAMPLE: &str = include_str!("../../examples/sandbox/world.yaml");
+const EXAMPLE: &str = wamig::sandbox::EXAMPLE_WORLD;
 
 struct Env {
     handle: SandboxHandle,
@@ -46,12 +45,7 @@ impl Answer {
 }
 
 async fn env_with(world: &str, configure: impl FnOnce(&mut SandboxOptions)) -> Env {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let outbox = tempfile::tempdir().unwrap();
-    let mut options = SandboxOptions::new(World::from_yaml_str(world).unwrap(), outbox.path());
-    configure(&mut options);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle = start(listener, options).await.unwrap();
+    let (handle, outbox) = start_sandbox(world, configure).await;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     Env { handle, client, outbox }
 }

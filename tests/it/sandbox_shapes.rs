@@ -12,12 +12,13 @@ use serde_json::{Value, json};
 use wamig::graph::{
     ApiError, DebugTokenData, Edge, MessageTemplate, PermissionEntry, PhoneNumber, SubscribedApp, Waba,
 };
-use wamig::sandbox::{SandboxHandle, SandboxOptions, World, start};
+use wamig::sandbox::SandboxHandle;
 
-const ACME: &str = "sandbox-token-acme-system-user";
-const SOURCE: &str = "102289599326934";
-const DEST: &str = "104996122399160";
-const NO_WEBHOOKS: &str = "105000000000002";
+use crate::support::{
+    ACME_TOKEN as ACME, DESTINATION_WABA as DEST, NO_WEBHOOKS_WABA as NO_WEBHOOKS, SOURCE_WABA as SOURCE,
+    start_sandbox,
+};
+
 /// Acme Support: eligible, but its display-name certificate fails once at register.
 const SUPPORT: &str = "106540352242922";
 /// Acme Store: a display-name change waits for review (`new_name_status`).
@@ -258,12 +259,7 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let outbox = tempfile::tempdir().unwrap();
-    let world = World::from_yaml_str(wamig::sandbox::EXAMPLE_WORLD).unwrap();
-    let options = SandboxOptions::new(world, outbox.path());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle = start(listener, options).await.unwrap();
+    let (handle, outbox) = start_sandbox(wamig::sandbox::EXAMPLE_WORLD, |_| {}).await;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     Env { handle, client, outbox }
 }

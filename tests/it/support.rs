@@ -49,6 +49,23 @@ pub struct Rig {
 pub const ACME_TOKEN: &str = "sandbox-token-acme-system-user";
 pub const SOURCE_WABA: &str = "102289599326934";
 pub const DESTINATION_WABA: &str = "104996122399160";
+/// The example world's destination with no app subscribed to its webhooks.
+pub const NO_WEBHOOKS_WABA: &str = "105000000000002";
+
+/// A sandbox with `world` on a free loopback port of the current runtime, and the temporary
+/// outbox it writes codes to (kept as long as the sandbox is used).
+pub async fn start_sandbox(
+    world: &str,
+    configure: impl FnOnce(&mut wamig::sandbox::SandboxOptions),
+) -> (wamig::sandbox::SandboxHandle, tempfile::TempDir) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let outbox = tempfile::tempdir().unwrap();
+    let world = wamig::sandbox::World::from_yaml_str(world).unwrap();
+    let mut options = wamig::sandbox::SandboxOptions::new(world, outbox.path());
+    configure(&mut options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    (wamig::sandbox::start(listener, options).await.unwrap(), outbox)
+}
 
 impl Rig {
     /// The example world (examples/sandbox/world.yaml) and the given manifest.
