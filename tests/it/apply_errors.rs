@@ -106,26 +106,25 @@ fn the_register_limit_answer_is_rendered() {
 fn destination_refusals_are_rendered_with_hints() {
     for cause in ["payment method removed", "review revoked", "webhooks unsubscribed"] {
         let rig = Rig::new(&manifest(&[ORDERS]));
-        let hold = rig.sandbox.hold("POST", &format!("/{DESTINATION_WABA}/phone_numbers"));
-        let running = Running::spawn(apply_command(&rig, &[]));
-        wait_held(&rig, hold);
-        match cause {
-            "payment method removed" => {
-                let patch = serde_json::from_value(serde_json::json!({"primary_funding_id": ""})).unwrap();
-                rig.sandbox.patch_waba(DESTINATION_WABA, &patch).unwrap();
-            }
-            "review revoked" => {
-                let patch =
-                    serde_json::from_value(serde_json::json!({"account_review_status": "PENDING"})).unwrap();
-                rig.sandbox.patch_waba(DESTINATION_WABA, &patch).unwrap();
-            }
-            _ => {
-                let answer = graph_call(&rig, "DELETE", &format!("{DESTINATION_WABA}/subscribed_apps"), "");
-                assert!(answer.contains("\"success\":true"), "{answer}");
-            }
-        }
-        rig.sandbox.release(hold);
-        let output = running.finish();
+        let (output, ()) =
+            apply_racing(&rig, &format!("/{DESTINATION_WABA}/phone_numbers"), || match cause {
+                "payment method removed" => {
+                    let patch =
+                        serde_json::from_value(serde_json::json!({"primary_funding_id": ""})).unwrap();
+                    rig.sandbox.patch_waba(DESTINATION_WABA, &patch).unwrap();
+                }
+                "review revoked" => {
+                    let patch =
+                        serde_json::from_value(serde_json::json!({"account_review_status": "PENDING"}))
+                            .unwrap();
+                    rig.sandbox.patch_waba(DESTINATION_WABA, &patch).unwrap();
+                }
+                _ => {
+                    let answer =
+                        graph_call(&rig, "DELETE", &format!("{DESTINATION_WABA}/subscribed_apps"), "");
+                    assert!(answer.contains("\"success\":true"), "{answer}");
+                }
+            });
         assert_eq!(output.status.code(), Some(1), "{cause}: {}", transcript(&output));
         assert_eq!(rig.journal()["numbers"]["+16315550102"]["last_error"]["code"], 2388103);
         let name = format!("destination_{}", cause.replace(' ', "_"));

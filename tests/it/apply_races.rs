@@ -74,12 +74,7 @@ fn phone_number_id(rig: &Rig) -> String {
 #[test]
 fn a_migration_started_meanwhile_is_continued_with_its_id() {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let hold = rig.sandbox.hold("POST", &initiate_path());
-    let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold);
-    let id = other_initiates(&rig);
-    rig.sandbox.release(hold);
-    let output = running.finish();
+    let (output, id) = apply_racing(&rig, &initiate_path(), || other_initiates(&rig));
 
     assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
     assert_eq!(apply_posts(&rig, &initiate_path()), [Some(100)], "one initiate, answered Duplicate");
@@ -102,13 +97,11 @@ fn a_migration_started_meanwhile_is_continued_with_its_id() {
 #[test]
 fn a_migration_finished_meanwhile_goes_on_to_register() {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let hold = rig.sandbox.hold("POST", &initiate_path());
-    let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold);
-    let id = other_initiates(&rig);
-    other_verifies(&rig, &id);
-    rig.sandbox.release(hold);
-    let output = running.finish();
+    let (output, id) = apply_racing(&rig, &initiate_path(), || {
+        let id = other_initiates(&rig);
+        other_verifies(&rig, &id);
+        id
+    });
 
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     assert_eq!(apply_posts(&rig, &initiate_path()), [Some(2388012)], "one initiate, answered 2388012");
@@ -128,12 +121,7 @@ fn a_number_verified_before_the_code_request_goes_on_to_register() {
     let rig = Rig::new(&manifest(&[ORDERS]));
     // Started elsewhere: apply resumes it with a code request.
     let id = other_initiates(&rig);
-    let hold = rig.sandbox.hold("POST", &format!("/{id}/request_code"));
-    let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold);
-    other_verifies(&rig, &id);
-    rig.sandbox.release(hold);
-    let output = running.finish();
+    let (output, ()) = apply_racing(&rig, &format!("/{id}/request_code"), || other_verifies(&rig, &id));
 
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     assert!(apply_posts(&rig, &initiate_path()).is_empty());
@@ -155,13 +143,10 @@ fn a_number_verified_before_the_verify_call_goes_on_to_register() {
     assert_eq!(apply(&rig, &[]).status.code(), Some(3));
     let id = phone_number_id(&rig);
     rig.deliver_code(ORDERS_DIGITS);
-    let hold = rig.sandbox.hold("POST", &format!("/{id}/verify_code"));
-    let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold);
     // The phone's owner typed the same code in WhatsApp Manager.
-    other_verifies_with(&rig, &id, &rig.sent_code(ORDERS_DIGITS));
-    rig.sandbox.release(hold);
-    let output = running.finish();
+    let (output, ()) = apply_racing(&rig, &format!("/{id}/verify_code"), || {
+        other_verifies_with(&rig, &id, &rig.sent_code(ORDERS_DIGITS))
+    });
 
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     assert_eq!(apply_posts(&rig, "/request_code").len(), 1, "no second code");
@@ -182,16 +167,13 @@ fn a_number_unverified_before_register_fails_with_its_hint_then_asks_for_a_new_c
     assert_eq!(apply(&rig, &[]).status.code(), Some(3));
     let id = phone_number_id(&rig);
     rig.deliver_code(ORDERS_DIGITS);
-    let hold = rig.sandbox.hold("POST", &format!("/{id}/register"));
-    let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold);
     let unverified = NumberPatch {
         code_verification_status: Some(CodeVerificationStatus::NotVerified),
         ..NumberPatch::default()
     };
-    rig.sandbox.patch_number(&id, &unverified).unwrap();
-    rig.sandbox.release(hold);
-    let output = running.finish();
+    let (output, _) = apply_racing(&rig, &format!("/{id}/register"), || {
+        rig.sandbox.patch_number(&id, &unverified).unwrap()
+    });
 
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     assert_eq!(apply_posts(&rig, "/register"), [Some(133006)], "one register call, answered 133006");

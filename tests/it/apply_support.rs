@@ -154,6 +154,18 @@ pub fn wait_held(rig: &Rig, id: u64) {
     }
 }
 
+/// Runs `apply --auto-approve`, holds its `POST path` once it reaches the sandbox, lets someone
+/// else act `meanwhile` (the race), then lets the write through; returns apply's output and what
+/// `meanwhile` returned.
+pub fn apply_racing<T>(rig: &Rig, path: &str, meanwhile: impl FnOnce() -> T) -> (Output, T) {
+    let hold = rig.sandbox.hold("POST", path);
+    let running = Running::spawn(apply_command(rig, &[]));
+    wait_held(rig, hold);
+    let acted = meanwhile();
+    rig.sandbox.release(hold);
+    (running.finish(), acted)
+}
+
 /// Sets sandbox latency (other faults off).
 pub fn set_latency(rig: &Rig, millis: u64) {
     rig.sandbox.set_faults(wamig::sandbox::Faults {
