@@ -7,10 +7,6 @@ use std::time::Duration;
 use crate::apply_support::*;
 use crate::support::*;
 
-fn writes(rig: &Rig) -> usize {
-    rig.sandbox.requests().iter().filter(|r| r.method == "POST" && !r.params.contains_key("batch")).count()
-}
-
 fn save_plan(rig: &Rig) {
     let output = rig.wamig().args(["plan", "--out", "plan.json"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));

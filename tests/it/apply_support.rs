@@ -57,6 +57,11 @@ pub fn posts(rig: &Rig, suffix: &str) -> usize {
     rig.sandbox.requests().iter().filter(|r| r.method == "POST" && r.path.ends_with(suffix)).count()
 }
 
+/// POSTs that change something: the batch that reads the token's permissions is not one.
+pub fn writes(rig: &Rig) -> usize {
+    rig.sandbox.requests().iter().filter(|r| r.method == "POST" && !r.params.contains_key("batch")).count()
+}
+
 /// POSTs that reached the sandbox's state machine (not answered by an injected fault).
 pub fn posts_applied(rig: &Rig, suffix: &str) -> usize {
     rig.sandbox

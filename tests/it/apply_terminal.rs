@@ -67,11 +67,5 @@ fn ctrl_c_at_the_confirmation_cancels_and_releases_the_lock() {
     assert!(shown.contains("Apply cancelled; nothing was done."), "{shown}");
     assert_eq!(status.code(), Some(130), "{shown}");
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), "", "the lock is released, not left behind");
-    let writes = rig
-        .sandbox
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && !r.params.contains_key("batch"))
-        .count();
-    assert_eq!(writes, 0, "nothing was written");
+    assert_eq!(writes(&rig), 0, "nothing was written");
 }
