@@ -81,7 +81,9 @@ struct Inner {
     retry: RetryPolicy,
     request_timeout: Duration,
     sleeper: Sleeper,
-    max_concurrency: usize,
+    /// Requests in flight at once, across every caller and clone: the one place the
+    /// concurrency limit is kept, so callers may spawn freely.
+    in_flight: Semaphore,
     ui: Option<Ui>,
     jitter: Jitter,
     requests: AtomicU64,
@@ -189,7 +191,7 @@ impl GraphClient {
                 retry: config.retry,
                 request_timeout: config.request_timeout,
                 sleeper: config.sleeper,
-                max_concurrency: config.max_concurrency.max(1),
+                in_flight: Semaphore::new(config.max_concurrency.max(1)),
                 ui: config.ui,
                 jitter: Jitter::from_clock(),
                 requests: AtomicU64::new(0),
@@ -251,17 +253,12 @@ impl GraphClient {
         if unique.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let semaphore = Arc::new(Semaphore::new(self.inner.max_concurrency));
         let mut tasks = JoinSet::new();
         for chunk in unique.chunks(MAX_IDS_PER_REQUEST) {
             let client = self.clone();
-            let semaphore = semaphore.clone();
             let chunk = chunk.join(",");
             let fields = fields.to_owned();
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await.ok();
-                client.get_ids_chunk::<T>(chunk, fields).await
-            });
+            tasks.spawn(async move { client.get_ids_chunk::<T>(chunk, fields).await });
         }
         let mut out = BTreeMap::new();
         while let Some(joined) = tasks.join_next().await {
@@ -372,7 +369,6 @@ impl GraphClient {
         };
         // Most WABAs fit their edges in the expanded first page; the few that do not are
         // followed together, so one long edge does not hold up the rest.
-        let semaphore = Arc::new(Semaphore::new(self.inner.max_concurrency));
         let mut tasks = JoinSet::new();
         let mut complete = BTreeMap::new();
         for (id, mut waba) in wabas {
@@ -380,11 +376,8 @@ impl GraphClient {
                 complete.insert(id, waba);
                 continue;
             }
-            let (client, semaphore) = (self.clone(), semaphore.clone());
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await.ok();
-                client.complete_waba(&mut waba).await.map(|()| (id, waba))
-            });
+            let client = self.clone();
+            tasks.spawn(async move { client.complete_waba(&mut waba).await.map(|()| (id, waba)) });
         }
         while let Some(joined) = tasks.join_next().await {
             match joined {
@@ -845,6 +838,8 @@ impl GraphClient {
 
     /// One HTTP attempt.
     async fn attempt(&self, call: &Call, attempt: u32) -> Result<Value, GraphError> {
+        // Held for this attempt only, never across a retry's wait: no caller can starve another.
+        let _permit = self.inner.in_flight.acquire().await.ok();
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         *lock(&self.inner.endpoints).entry(self.endpoint(call)).or_insert(0) += 1;
         let info = self.info(call);

@@ -198,6 +198,7 @@ impl GraphConfig {
         self
     }
 
+    /// At most `n` requests in flight at once, for this client and all its clones.
     pub fn with_max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = n.max(1);
         self

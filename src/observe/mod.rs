@@ -61,6 +61,7 @@ async fn read_wabas(
     ids: &[String],
     ui: &Ui,
 ) -> Result<Vec<(String, Result<Waba, String>)>, GraphError> {
+    // The client keeps its requests within its concurrency limit, however many are spawned.
     let mut chunks = tokio::task::JoinSet::new();
     for (index, chunk) in ids.chunks(crate::graph::MAX_IDS_PER_REQUEST).enumerate() {
         let (client, chunk, ui) = (client.clone(), chunk.to_vec(), ui.clone());

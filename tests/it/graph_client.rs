@@ -1101,3 +1101,36 @@ async fn token_info_does_not_fall_back_when_the_token_itself_is_refused() {
     assert_eq!(error.class(), ErrorClass::Auth);
     assert_eq!(server.seen().len(), 1, "no /me/permissions after the token was refused");
 }
+
+/// observe splits its WABAs into chunks of 50 and, when Graph refuses a chunk, reads its WABAs
+/// one by one; all of it within the client's concurrency.
+#[tokio::test]
+async fn observe_stays_within_the_clients_concurrency() {
+    let server = serve(|seen, _| {
+        if seen.path.ends_with("/me/permissions") || seen.method == "POST" {
+            return Reply::ok(json!({"data": []}));
+        }
+        // Every WABA is out of this token's reach, alone or in a multi-id read.
+        Reply::json(
+            400,
+            json!({"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100, "error_subcode": 33}}),
+        )
+        .delay(Duration::from_millis(20))
+    })
+    .await;
+    let (client, _) = client_with(&server.url, |c| c.with_max_concurrency(2));
+    let mut manifest = String::from("version: 1\ndestinations:\n");
+    for i in 0..120u64 {
+        manifest.push_str(&format!(
+            "  - waba: \"{}\"\n    numbers:\n      - {{ phone: \"+1 415-555-{i:04}\", register: false }}\n",
+            340_000_000_000_000u64 + i
+        ));
+    }
+    let desired = wamig::manifest::parse(&manifest, std::path::Path::new("wamig.yaml")).unwrap().desired;
+    let ui = wamig::ui::Ui::capture(wamig::ui::Level::Warn, wamig::ui::LogFormat::Text);
+    let snapshot = wamig::observe::observe(&client, &desired, &ui).await.unwrap();
+    assert_eq!(snapshot.wabas.len(), 120);
+    assert!(snapshot.wabas.values().all(|w| matches!(w.access, wamig::observe::Access::Unreadable { .. })));
+    assert!(server.seen().len() >= 120 + 3, "each refused chunk was read WABA by WABA");
+    assert!(server.max_in_flight() <= 2, "{} requests in flight", server.max_in_flight());
+}
