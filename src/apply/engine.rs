@@ -125,8 +125,14 @@ impl Shared {
         change: impl FnOnce(&mut NumberRecord) -> T,
     ) -> Result<T, JournalError> {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-        let result = change(journal.entry(&number.phone.e164(), &number.destination_waba));
-        journal.save(&self.state_path)?;
+        let entry = journal.entry(&number.phone.e164(), &number.destination_waba);
+        let before = entry.clone();
+        let result = change(entry);
+        // Every round records what it read back; a save (with its fsync, under the lock all
+        // numbers share) is only needed when that changed something.
+        if *entry != before {
+            journal.save(&self.state_path)?;
+        }
         Ok(result)
     }
 
