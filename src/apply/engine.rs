@@ -899,7 +899,16 @@ impl Run<'_> {
             progress.set(
                 &e164,
                 RowState::Waiting {
-                    what: format!("waiting for the code sent by {}", channel(self.number.code_method)),
+                    // The channel the awaited code went by; the manifest may name another since.
+                    what: format!(
+                        "waiting for the code sent by {}",
+                        channel(
+                            shared
+                                .current(self.number)
+                                .last_code_request
+                                .map_or(self.number.code_method, |request| request.method)
+                        )
+                    ),
                     hint: format!(
                         "put it in {}",
                         codes::code_file(&shared.codes_dir, &self.number.phone).display()
