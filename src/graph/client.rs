@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::class::{ErrorClass, Operation};
 use super::config::{ApiVersion, GraphConfig};
-use super::error::{ErrorClass, GraphError, Operation, RequestInfo, excerpt, human_duration};
+use super::error::{GraphError, RequestInfo, excerpt, human_duration};
 use super::nodes::{
     DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, MessageTemplate, PermissionEntry, PhoneNumber, SubscribedApp,
     TokenInfo, Waba, message_template_fields, phone_number_fields, subscribed_app_fields,

@@ -8,22 +8,26 @@
 //! `WAMIG_API_VERSION`), [`GraphConfig::with_app_secret`] with [`app_secret_from_env`]
 //! (`WAMIG_APP_SECRET`), [`GraphConfig::with_ui`], then [`GraphClient::new`].
 
+mod class;
+mod classify;
 mod client;
 mod config;
+mod envelope;
 mod error;
 mod nodes;
 mod paging;
 mod retry;
 mod usage;
 
+pub use class::{ErrorClass, MigrationBlock, Operation};
+pub use classify::{classify, migration_block};
 pub use client::{CodeMethod, GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
 pub use config::{
     ApiVersion, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ENV_APP_SECRET, GraphConfig,
     app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, token_from_sources,
 };
-pub use error::{
-    ApiError, ErrorClass, GraphError, MigrationBlock, Operation, RequestInfo, classify, migration_block,
-};
+pub use envelope::ApiError;
+pub use error::{GraphError, RequestInfo};
 pub use nodes::{
     AccountMode, AccountReviewStatus, AppData, BusinessInfo, BusinessVerificationStatus,
     CodeVerificationStatus, DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, GranularScope,
