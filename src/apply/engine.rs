@@ -247,7 +247,7 @@ impl Run<'_> {
         if let Some(trace) = error.fbtrace_id() {
             message.push_str(&format!(" (fbtrace_id {trace})"));
         }
-        Ok(self.failed(step, message, error.hint()))
+        Ok(self.failed(step, message, crate::hints::graph_hint(error)))
     }
 
     /// Throttling, maintenance, a connection refused: wait as Graph asks (bounded) and go round
@@ -709,28 +709,12 @@ impl Run<'_> {
                 self.code = None;
                 let outcome = self.graph_failed(Step::VerifyCode, &error)?;
                 Ok(Some(match outcome {
-                    NumberOutcome::Failed { step, message, hint, done } => {
-                        let extra = match (&source, removed) {
-                            (CodeSource::File(path), true) => {
-                                format!(
-                                    "; the refused code was removed from {}, write the right one there",
-                                    path.display()
-                                )
-                            }
-                            (CodeSource::Env(name), _) => format!("; unset or correct {name}"),
-                            _ => String::new(),
-                        };
-                        NumberOutcome::Failed {
-                            step,
-                            message,
-                            hint: if hint.contains("--resend-code") {
-                                format!("{hint}{extra}")
-                            } else {
-                                format!("{hint}{extra}; to get a new code run wamig apply --resend-code")
-                            },
-                            done,
-                        }
-                    }
+                    NumberOutcome::Failed { step, message, done, .. } => NumberOutcome::Failed {
+                        step,
+                        message,
+                        hint: crate::hints::refused_code_hint(&error, &source, removed),
+                        done,
+                    },
                     other => other,
                 }))
             }
@@ -813,9 +797,7 @@ impl Run<'_> {
                             NumberOutcome::Failed { step, message, done, .. } => NumberOutcome::Failed {
                                 step,
                                 message,
-                                hint: format!(
-                                    "Meta is still provisioning the display name: run wamig apply again later ({attempts} of 10 register attempts used in the last 72 hours)"
-                                ),
+                                hint: crate::hints::provisioning_hint(attempts),
                                 done,
                             },
                             other => other,

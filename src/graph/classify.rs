@@ -201,7 +201,7 @@ pub fn classify(status: Option<u16>, api: &ApiError, op: Operation) -> ErrorClas
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::{Value, json};
 
@@ -213,7 +213,7 @@ mod tests {
         classify(Some(status), &api(value), op)
     }
 
-    fn migration_2388103(title: &str, msg: &str) -> Value {
+    pub(crate) fn migration_2388103(title: &str, msg: &str) -> Value {
         json!({"error": {
             "message": "(#2388103) Error migrating phone number",
             "type": "OAuthException",

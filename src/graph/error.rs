@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::class::{ErrorClass, MigrationBlock, Operation};
+use super::class::{ErrorClass, Operation};
 use super::classify::classify;
 use super::envelope::ApiError;
-use crate::diag::{Diagnostic, ToDiagnostics};
 
 /// The request an error belongs to: method, path without query (so neither `appsecret_proof`
 /// nor anything else from a query string reaches a message), and the node the path names.
@@ -263,120 +262,10 @@ impl GraphError {
         causes
     }
 
-    /// What the user should do now.
-    pub fn hint(&self) -> String {
-        if let Some(hint) = &self.0.hint {
-            return hint.clone();
-        }
-        let node =
-            self.0.request.as_ref().and_then(|r| r.node_id.clone()).unwrap_or_else(|| "<id>".to_owned());
-        let waba = &node;
-        match self.0.class {
-            ErrorClass::Config | ErrorClass::Input => {
-                "check the options and the manifest, then run the command again".to_owned()
-            }
-            ErrorClass::Network => "check the network connection and that the Graph URL \
-                 (--graph-url / WAMIG_GRAPH_URL) is reachable, then run the command again"
-                .to_owned(),
-            ErrorClass::Timeout => "Graph did not answer in time; run the command again later".to_owned(),
-            ErrorClass::OutcomeUnknown => "the request was sent but no answer came, so it may or \
-                 may not have taken effect; run `wamig plan` or `wamig apply` again: wamig \
-                 re-reads the live state before repeating any step"
-                .to_owned(),
-            ErrorClass::InvalidResponse => "Graph answered with something that is not a Graph \
-                 API response; if --graph-url points at a proxy, check it, otherwise run the \
-                 command again later"
-                .to_owned(),
-            ErrorClass::Auth => "the access token is invalid, expired or revoked: create a new \
-                 system-user token with whatsapp_business_management (register also needs \
-                 whatsapp_business_messaging) in Business Settings → Users → System users, then \
-                 set WAMIG_ACCESS_TOKEN or pass --token-file"
-                .to_owned(),
-            ErrorClass::AppSecretProof => "the app requires appsecret_proof, or WAMIG_APP_SECRET \
-                 does not belong to the token's app: set WAMIG_APP_SECRET to the app secret \
-                 (App Dashboard → App settings → Basic) of the app that issued the token"
-                .to_owned(),
-            ErrorClass::Permission => format!(
-                "the token may not do this on {node}: assign the token's system user to the \
-                 WABA (Business Settings → Accounts → WhatsApp accounts) and grant \
-                 whatsapp_business_management (register also needs whatsapp_business_messaging); \
-                 a partner app needs Advanced Access"
-            ),
-            ErrorClass::NotFound => format!(
-                "{node} does not exist or this token cannot see it: check the id in the manifest \
-                 and that the token's system user is assigned to the WABA"
-            ),
-            ErrorClass::Throttled => match self.0.retry_after {
-                Some(wait) => format!(
-                    "Meta is rate-limiting this app; retry after {} (about {}); every call \
-                     made meanwhile extends the block (for apply, a lower --parallelism helps)",
-                    human_duration(wait),
-                    retry_time(wait)
-                ),
-                None => "Meta is rate-limiting this app: wait a few minutes before running \
-                     the command again (every call made meanwhile extends the block; for \
-                     apply, lower --parallelism)"
-                    .to_owned(),
-            },
-            ErrorClass::Transient => {
-                "a temporary problem at Meta: run the command again in a few minutes".to_owned()
-            }
-            ErrorClass::InvalidParameter => "Meta refused a parameter of this request: check \
-                 the values in the manifest (phone number, country code, language such as \
-                 en_US) and the API version"
-                .to_owned(),
-            ErrorClass::AlreadyInDestination => format!(
-                "the number is already in destination WABA {waba}: nothing to start; wamig \
-                 apply finds its id in GET /{waba}/phone_numbers and continues from there"
-            ),
-            ErrorClass::MigrationAlreadyStarted => format!(
-                "the migration of this number was already started: wamig apply finds its id in \
-                 GET /{waba}/phone_numbers and continues with the code steps"
-            ),
-            ErrorClass::NotBeingMigrated => "this number is not being migrated, so no code can \
-                 be requested or verified for it: run wamig plan to see where it is now; a \
-                 number added without migration is registered normally"
-                .to_owned(),
-            ErrorClass::MigrationBlocked(block) => block_hint(block, waba),
-            ErrorClass::Maintenance => "the number is in maintenance mode at Meta: wait a few \
-                 minutes, then run wamig apply again"
-                .to_owned(),
-            ErrorClass::AlreadyVerified => "the number is already verified: no code is needed; \
-                 run wamig apply again to continue with registration"
-                .to_owned(),
-            ErrorClass::WrongPin => "Meta refused the PIN: the number still has two-step \
-                 verification with another PIN; use that PIN, or turn two-step verification off \
-                 in WhatsApp Manager (Phone numbers → Two-step verification → Turn off), then \
-                 run wamig apply again"
-                .to_owned(),
-            ErrorClass::VerifyBeforeRegister => "the number must be verified before it can be \
-                 registered, and Meta does not see it verified (any more): run wamig apply \
-                 again; it asks for a new code when the last one was already used, then give it \
-                 that code"
-                .to_owned(),
-            ErrorClass::RegisterLimit => "register was called 10 times within 72 hours for \
-                 this number and Meta now blocks it for 72 hours: wait, then run wamig apply \
-                 again"
-                .to_owned(),
-            ErrorClass::DisplayNameProvisioning => "Meta is still provisioning the display name \
-                 (name_status not final): wait a few minutes and run wamig apply again; no new \
-                 code is needed, and waiting saves register attempts (10 per 72 hours)"
-                .to_owned(),
-            ErrorClass::WrongCode => "the verification code was refused: use the 6-digit code \
-                 from the latest SMS or voice call; if it is older than about 10 minutes, \
-                 request a new one with `wamig apply --resend-code`"
-                .to_owned(),
-            ErrorClass::CodeExpired => "the verification code expired: request a new one with \
-                 `wamig apply --resend-code` and use it promptly"
-                .to_owned(),
-            ErrorClass::TooManyAttempts => "too many attempts for this number: wait (Meta's \
-                 details say how long, usually hours) before requesting or entering another \
-                 code or PIN"
-                .to_owned(),
-            ErrorClass::Other => "see Meta's error-code reference for this code; if it \
-                 persists, contact Meta support with the fbtrace_id"
-                .to_owned(),
-        }
+    /// The hint a local error (bad configuration or input, found before any call) was made
+    /// with; Graph's own answers have none, their hint is worded by `crate::hints`.
+    pub fn local_hint(&self) -> Option<&str> {
+        self.0.hint.as_deref()
     }
 
     /// Repeating this read may succeed (the retry loop uses it).
@@ -416,58 +305,6 @@ impl GraphError {
     }
 }
 
-fn block_hint(block: MigrationBlock, waba: &str) -> String {
-    match block {
-        MigrationBlock::WebhooksMissing => format!(
-            "subscribe an app to webhooks on destination WABA {waba}: POST /{waba}/subscribed_apps \
-             (or App Dashboard → WhatsApp → Configuration), then run wamig apply again"
-        ),
-        MigrationBlock::NoPaymentMethod => format!(
-            "add a payment method to destination WABA {waba} (WhatsApp Manager → Settings → \
-             Payment methods, or share a credit line with it), then run wamig apply again"
-        ),
-        MigrationBlock::DisplayNameNotApproved => "the number's display name must be APPROVED \
-             with no pending name change: wait for the review (WhatsApp Manager → Phone numbers), \
-             then run wamig apply again"
-            .to_owned(),
-        MigrationBlock::SourceWabaNotApproved => "the source WABA (and its \"messaging on behalf \
-             of\" relationship) must be business-verified and approved: ask its owner to finish \
-             business verification and the WABA review, then run wamig apply again"
-            .to_owned(),
-        MigrationBlock::DifferentBusiness => "the source and destination WABAs must belong to \
-             the same business (Business Manager): use a destination WABA of the number's \
-             business, or migrate through Embedded Signup"
-            .to_owned(),
-        MigrationBlock::DestinationNotApproved => format!(
-            "destination WABA {waba} must pass business verification and the WABA review \
-             (account_review_status APPROVED) before numbers can move into it; run wamig apply \
-             again once it has"
-        ),
-        MigrationBlock::MessagingForPending => format!(
-            "the client must accept the \"Messaging for\" request of destination WABA {waba} \
-             (Business Settings → Requests), then run wamig apply again"
-        ),
-        MigrationBlock::EligibleToAddDirectly => "Meta says this number needs no migration: \
-             add and register it directly in the destination WABA, and remove it from the \
-             manifest"
-            .to_owned(),
-        MigrationBlock::TwoStepVerificationEnabled => "turn off two-step verification for this \
-             number in WhatsApp Manager (Phone numbers → Two-step verification → Turn off), then \
-             run wamig apply again"
-            .to_owned(),
-        MigrationBlock::TestNumber => "WhatsApp test numbers cannot be migrated: remove this \
-             number from the manifest (a test number cannot move between WABAs)"
-            .to_owned(),
-        MigrationBlock::BusinessAppNumber => "this number is in use with the WhatsApp Business \
-             app, which the migration API cannot move: onboard it with Meta's WhatsApp Business \
-             app flow (coexistence) instead, and remove it from the manifest"
-            .to_owned(),
-        MigrationBlock::Generic => "Meta could not migrate this number: run wamig apply again \
-             later; if it keeps failing, contact Meta support with the fbtrace_id"
-            .to_owned(),
-    }
-}
-
 /// "2 min", "1 h 5 min", "45 s".
 pub(crate) fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -480,14 +317,6 @@ pub(crate) fn human_duration(d: Duration) -> String {
     } else {
         let minutes = (secs % 3600).div_ceil(60);
         if minutes == 0 { format!("{} h", secs / 3600) } else { format!("{} h {} min", secs / 3600, minutes) }
-    }
-}
-
-fn retry_time(wait: Duration) -> String {
-    let now = jiff::Timestamp::now();
-    match jiff::SignedDuration::try_from(wait).ok().and_then(|d| now.checked_add(d).ok()) {
-        Some(at) => format!("{} UTC", at.strftime("%H:%M")),
-        None => "later".to_owned(),
     }
 }
 
@@ -515,32 +344,12 @@ impl fmt::Display for GraphError {
 
 impl std::error::Error for GraphError {}
 
-impl ToDiagnostics for GraphError {
-    fn diagnostics(&self) -> Vec<Diagnostic> {
-        let mut diagnostic = Diagnostic::new(self.message()).with_hint(self.hint());
-        for cause in self.causes() {
-            diagnostic = diagnostic.with_cause(cause);
-        }
-        vec![diagnostic]
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn migration_2388103(title: &str, msg: &str) -> Value {
-        json!({"error": {
-            "message": "(#2388103) Error migrating phone number",
-            "type": "OAuthException",
-            "code": 2388103,
-            "error_user_title": title,
-            "error_user_msg": msg,
-            "fbtrace_id": "AbCdEfGh123"
-        }})
-    }
-    fn error_for(op: Operation, node: &str, value: Value) -> GraphError {
+    pub(crate) fn error_for(op: Operation, node: &str, value: Value) -> GraphError {
         GraphError::from_response(
             RequestInfo {
                 method: "POST".into(),
@@ -552,86 +361,6 @@ mod tests {
             value.to_string().as_bytes(),
             &|s: &str| s.replace("canary-token-secret", "<redacted>"),
         )
-    }
-
-    #[test]
-    fn hints_name_the_waba_and_say_what_to_do() {
-        let e = error_for(
-            Operation::InitiateMigration,
-            "104996122399160",
-            migration_2388103("Webhooks", "Webhooks have not been set up"),
-        );
-        assert_eq!(
-            e.hint(),
-            "subscribe an app to webhooks on destination WABA 104996122399160: POST \
-             /104996122399160/subscribed_apps (or App Dashboard → WhatsApp → Configuration), \
-             then run wamig apply again"
-        );
-        let e = error_for(
-            Operation::InitiateMigration,
-            "1",
-            migration_2388103("2FA", "Two-step verification must be disabled"),
-        );
-        assert_eq!(
-            e.hint(),
-            "turn off two-step verification for this number in WhatsApp Manager (Phone numbers → \
-             Two-step verification → Turn off), then run wamig apply again"
-        );
-        let e = error_for(
-            Operation::InitiateMigration,
-            "5",
-            json!({"error": {"message": "Duplicate", "code": 100, "error_user_title": "Duplicate phone number"}}),
-        );
-        assert!(e.hint().contains("GET /5/phone_numbers"), "{}", e.hint());
-        let throttled = error_for(
-            Operation::Read,
-            "5",
-            json!({"error": {"message": "(#80008) too many calls", "code": 80008}}),
-        )
-        .with_retry_after(Some(Duration::from_secs(300)));
-        assert!(
-            throttled.hint().starts_with("Meta is rate-limiting this app; retry after 5 min"),
-            "{}",
-            throttled.hint()
-        );
-        // Every class has a non-empty hint.
-        for class in [
-            ErrorClass::Auth,
-            ErrorClass::RegisterLimit,
-            ErrorClass::DisplayNameProvisioning,
-            ErrorClass::CodeExpired,
-        ] {
-            let mut e = error_for(Operation::Read, "5", json!({"error": {"code": 1}}));
-            e.0.class = class;
-            assert!(e.hint().len() > 30);
-        }
-    }
-
-    #[test]
-    fn diagnostics_carry_codes_trace_and_scrubbed_text() {
-        let e = error_for(
-            Operation::InitiateMigration,
-            "104996122399160",
-            json!({"error": {"message": "(#2388103) Error migrating phone number for token canary-token-secret",
-            "code": 2388103, "error_subcode": 2388103, "error_user_title": "Webhooks missing",
-            "error_user_msg": "Webhooks have not been set up", "error_data": {"details": "see docs"},
-            "fbtrace_id": "AbC123"}}),
-        );
-        let d = e.diagnostics().remove(0);
-        assert_eq!(
-            d.message,
-            "POST /v23.0/104996122399160/phone_numbers: (#2388103) Error migrating phone number \
-             for token <redacted> (code 2388103, subcode 2388103, HTTP 400)"
-        );
-        assert_eq!(
-            d.causes,
-            vec![
-                "Webhooks missing: Webhooks have not been set up".to_owned(),
-                "details: see docs".to_owned(),
-                "fbtrace_id: AbC123".to_owned()
-            ]
-        );
-        assert!(d.hint.unwrap().contains("subscribed_apps"));
     }
 
     #[test]

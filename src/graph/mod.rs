@@ -1,7 +1,8 @@
-//! The Graph API client (DESIGN §7 `graph/`): configuration and token loading, authenticated
-//! requests, Meta's error envelope and its classification with hints, retries of reads and
-//! throttling, paging, multi-id reads and typed nodes. It is a faithful, typed, safe client and
-//! knows nothing of migrations: no planning, no step ordering. `observe` and `apply` build on it.
+//! The Graph API client: configuration and token loading, authenticated requests, Meta's error
+//! envelope and its classification, retries of reads and throttling, paging, multi-id reads and
+//! typed nodes. It is a faithful, typed, safe client and knows nothing of migrations nor of
+//! wamig's commands: no planning, no step ordering, no hints naming a command (those are
+//! `crate::hints`). `observe` and `apply` build on it.
 //!
 //! Wiring from the CLI: [`load_token`] (`--token-file` / `WAMIG_ACCESS_TOKEN`),
 //! [`GraphConfig::new`] (`--graph-url` / `WAMIG_GRAPH_URL`, `--api-version` /
@@ -27,6 +28,7 @@ pub use config::{
     app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, token_from_sources,
 };
 pub use envelope::ApiError;
+pub(crate) use error::human_duration;
 pub use error::{GraphError, RequestInfo};
 pub use nodes::{
     AccountMode, AccountReviewStatus, AppData, BusinessInfo, BusinessVerificationStatus,
@@ -41,3 +43,10 @@ pub use nodes::{
 pub use paging::{Cursors, Edge, Paging, sanitize_next};
 pub use retry::{Decision, RetryPolicy, Sleeper, decide};
 pub use usage::{AppUsage, BucEntry, BusinessUsage, Usage, parse_app_usage, parse_buc, regain_wait};
+
+/// Error builders for the unit tests of modules outside `graph/` (the hints).
+#[cfg(test)]
+pub(crate) mod test_support {
+    pub(crate) use super::classify::tests::migration_2388103;
+    pub(crate) use super::error::tests::error_for;
+}

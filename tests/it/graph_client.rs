@@ -844,7 +844,7 @@ async fn every_error_envelope_class_through_the_client() {
         };
         let error = result.unwrap_err();
         assert_eq!(error.class(), expected, "case {index}: {}", error.message());
-        assert!(error.hint().len() > 20);
+        assert!(wamig::hints::graph_hint(&error).len() > 20);
         if kind == "start" {
             assert_eq!(error.request().unwrap().node_id.as_deref(), Some(WABA));
         }
@@ -881,7 +881,7 @@ async fn webhooks_error_hint_names_the_destination() {
     .await;
     let e = client(&server.url).initiate_migration(WABA, "1", "6315555555").await.unwrap_err();
     assert_eq!(
-        e.hint(),
+        wamig::hints::graph_hint(&e),
         format!(
             "subscribe an app to webhooks on destination WABA {WABA}: POST /{WABA}/subscribed_apps \
              (or App Dashboard → WhatsApp → Configuration), then run wamig apply again"
@@ -936,7 +936,7 @@ async fn a_throttle_longer_than_the_budget_fails_at_once_saying_when_to_retry() 
     let e = client.waba(WABA).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Throttled);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(1800)));
-    assert!(e.hint().contains("retry after 30 min"), "{}", e.hint());
+    assert!(wamig::hints::graph_hint(&e).contains("retry after 30 min"), "{}", wamig::hints::graph_hint(&e));
     assert_eq!(server.seen().len(), 1);
     assert!(waits.lock().unwrap().is_empty());
 }
@@ -977,7 +977,7 @@ async fn a_dropped_connection_on_a_write_is_not_retried_and_outcome_unknown() {
     assert_eq!(e.class(), ErrorClass::OutcomeUnknown);
     assert!(e.may_have_taken_effect());
     assert!(!e.is_retryable_write());
-    assert!(e.hint().contains("re-reads the live state"));
+    assert!(wamig::hints::graph_hint(&e).contains("re-reads the live state"));
     assert!(!e.message().contains("123456"));
     assert_eq!(connections.load(Ordering::SeqCst), 1);
     assert_eq!(client.request_count(), 1);
