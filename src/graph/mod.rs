@@ -20,7 +20,7 @@ mod paging;
 mod retry;
 mod usage;
 
-pub use class::{ErrorClass, MigrationBlock, Operation};
+pub use class::{ConfigProblem, ErrorClass, MigrationBlock, Operation};
 pub use classify::{classify, migration_block};
 pub use client::{CodeMethod, GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
 pub use config::{
