@@ -102,10 +102,10 @@ pub fn graph_hint(error: &GraphError) -> String {
              in WhatsApp Manager (Phone numbers → Two-step verification → Turn off), then \
              run wamig apply again"
             .to_owned(),
-        ErrorClass::VerifyBeforeRegister => "the number must be verified before it can be \
-             registered, and Meta does not see it verified (any more): run wamig apply \
-             again; it asks for a new code when the last one was already used, then give it \
-             that code"
+        ErrorClass::VerifyBeforeRegister => "Meta does not count the number as verified, \
+             so it cannot be registered yet: wamig apply goes back to the code step (it asks \
+             for a new code when the last one was already used); give it that code and it \
+             registers the number after verifying it"
             .to_owned(),
         ErrorClass::RegisterLimit => "register was called 10 times within 72 hours for \
              this number and Meta now blocks it for 72 hours: wait, then run wamig apply \
@@ -121,6 +121,23 @@ pub fn graph_hint(error: &GraphError) -> String {
             .to_owned(),
         ErrorClass::CodeExpired => "the verification code expired: request a new one with \
              `wamig apply --resend-code` and use it promptly"
+            .to_owned(),
+        ErrorClass::CannotAddNumber => "Meta would not add the number to the destination \
+             (200000): run wamig plan and fix what its checks show (the number must still be in \
+             its source WABA with its display name approved and two-step verification off; the \
+             destination must be approved, verified and have a payment method); if every check \
+             passes, contact Meta support with the fbtrace_id"
+            .to_owned(),
+        ErrorClass::RecentlyDeleted => "the number was deleted recently: wait about 5 minutes, \
+             then run wamig apply again"
+            .to_owned(),
+        ErrorClass::AccountLocked => "Meta locked the account for a data mismatch (for example \
+             a wrong two-step PIN): check the PIN the manifest points to, and see the details in \
+             WhatsApp Manager before trying again"
+            .to_owned(),
+        ErrorClass::WabaRestricted => "Meta restricted this WABA for a policy reason: see its \
+             Account quality page in WhatsApp Manager; nothing can be migrated until the \
+             restriction is lifted"
             .to_owned(),
         ErrorClass::TooManyAttempts => "too many attempts for this number: wait (Meta's \
              details say how long, usually hours) before requesting or entering another \

@@ -19,12 +19,14 @@ pub mod graph;
 pub mod hints;
 pub mod journal;
 pub mod manifest;
+pub mod migration;
 pub mod observe;
 pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
 pub mod ui;
+pub mod vocabulary;
 
 pub use error::Error;
 pub use exit::ExitStatus;

@@ -3,7 +3,7 @@
 //! names logs and the journal use for them. It must not read bodies (`envelope.rs`), decide a
 //! class (`classify.rs`) or word a hint (`crate::hints`).
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Which client call produced an error; classification and the write/read rules depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -126,6 +126,14 @@ pub enum ErrorClass {
     CodeExpired,
     /// Too many code or PIN attempts (133008, "too many ... attempts").
     TooManyAttempts,
+    /// 200000 "Cannot add phone number to WhatsApp Business Account" on the migration POST.
+    CannotAddNumber,
+    /// 133015: the number was deleted recently; Meta asks to wait about 5 minutes.
+    RecentlyDeleted,
+    /// 131031: the account is locked (a data mismatch, such as a wrong two-step PIN).
+    AccountLocked,
+    /// 368: the WABA is restricted by Meta for a policy reason.
+    WabaRestricted,
     /// A Graph error wamig has no special knowledge of.
     Other,
 }
@@ -175,8 +183,63 @@ impl ErrorClass {
             ErrorClass::WrongCode => "wrong_code",
             ErrorClass::CodeExpired => "code_expired",
             ErrorClass::TooManyAttempts => "too_many_attempts",
+            ErrorClass::CannotAddNumber => "cannot_add_number",
+            ErrorClass::RecentlyDeleted => "recently_deleted",
+            ErrorClass::AccountLocked => "account_locked",
+            ErrorClass::WabaRestricted => "waba_restricted",
             ErrorClass::Other => "other",
         }
+    }
+
+    /// Every class, for reading a stored name back.
+    const ALL: [ErrorClass; 41] = [
+        ErrorClass::Config,
+        ErrorClass::Input,
+        ErrorClass::Network,
+        ErrorClass::Timeout,
+        ErrorClass::OutcomeUnknown,
+        ErrorClass::InvalidResponse,
+        ErrorClass::Auth,
+        ErrorClass::AppSecretProof,
+        ErrorClass::Permission,
+        ErrorClass::NotFound,
+        ErrorClass::Throttled,
+        ErrorClass::Transient,
+        ErrorClass::InvalidParameter,
+        ErrorClass::AlreadyInDestination,
+        ErrorClass::MigrationAlreadyStarted,
+        ErrorClass::NotBeingMigrated,
+        ErrorClass::MigrationBlocked(MigrationBlock::WebhooksMissing),
+        ErrorClass::MigrationBlocked(MigrationBlock::NoPaymentMethod),
+        ErrorClass::MigrationBlocked(MigrationBlock::DisplayNameNotApproved),
+        ErrorClass::MigrationBlocked(MigrationBlock::SourceWabaNotApproved),
+        ErrorClass::MigrationBlocked(MigrationBlock::DifferentBusiness),
+        ErrorClass::MigrationBlocked(MigrationBlock::DestinationNotApproved),
+        ErrorClass::MigrationBlocked(MigrationBlock::MessagingForPending),
+        ErrorClass::MigrationBlocked(MigrationBlock::EligibleToAddDirectly),
+        ErrorClass::MigrationBlocked(MigrationBlock::TwoStepVerificationEnabled),
+        ErrorClass::MigrationBlocked(MigrationBlock::TestNumber),
+        ErrorClass::MigrationBlocked(MigrationBlock::BusinessAppNumber),
+        ErrorClass::MigrationBlocked(MigrationBlock::Generic),
+        ErrorClass::Maintenance,
+        ErrorClass::AlreadyVerified,
+        ErrorClass::WrongPin,
+        ErrorClass::VerifyBeforeRegister,
+        ErrorClass::RegisterLimit,
+        ErrorClass::DisplayNameProvisioning,
+        ErrorClass::WrongCode,
+        ErrorClass::CodeExpired,
+        ErrorClass::TooManyAttempts,
+        ErrorClass::CannotAddNumber,
+        ErrorClass::RecentlyDeleted,
+        ErrorClass::AccountLocked,
+        ErrorClass::WabaRestricted,
+    ];
+
+    /// The class a [`ErrorClass::name`] stands for; `None` for a name this version does not know
+    /// (a journal written by a newer wamig), which then reads as [`ErrorClass::Other`].
+    pub fn from_name(name: &str) -> Option<ErrorClass> {
+        Self::ALL.into_iter().chain([ErrorClass::Other]).find(|class| class.name() == name)
     }
 
     /// Reads may be repeated on these: repeating a GET changes nothing at Meta.
@@ -185,5 +248,37 @@ impl ErrorClass {
             self,
             ErrorClass::Network | ErrorClass::Timeout | ErrorClass::Throttled | ErrorClass::Transient
         )
+    }
+}
+
+/// Stored (in the journal) by its stable name, so a stored class reads back as a type.
+pub mod by_name {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(class: &Option<ErrorClass>, serializer: S) -> Result<S::Ok, S::Error> {
+        match class {
+            Some(class) => serializer.serialize_some(class.name()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<ErrorClass>, D::Error> {
+        let name: Option<String> = Option::deserialize(deserializer)?;
+        Ok(name.map(|name| ErrorClass::from_name(&name).unwrap_or(ErrorClass::Other)))
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn every_class_reads_back_from_its_name() {
+        for class in ErrorClass::ALL.into_iter().chain([ErrorClass::Other]) {
+            assert_eq!(ErrorClass::from_name(class.name()), Some(class));
+        }
+        let names: std::collections::BTreeSet<&str> = ErrorClass::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), ErrorClass::ALL.len(), "names are unique");
+        assert_eq!(ErrorClass::from_name("no_such_class"), None);
     }
 }

@@ -114,6 +114,20 @@ pub fn classify(status: Option<u16>, api: &ApiError, op: Operation) -> ErrorClas
     if api.has(133008) {
         return ErrorClass::TooManyAttempts;
     }
+    // Codes Meta documents on these endpoints, and integrations report, with no class of
+    // their own above.
+    if api.has(200000) {
+        return ErrorClass::CannotAddNumber;
+    }
+    if api.has(133015) {
+        return ErrorClass::RecentlyDeleted;
+    }
+    if api.has(131031) {
+        return ErrorClass::AccountLocked;
+    }
+    if api.has(368) {
+        return ErrorClass::WabaRestricted;
+    }
 
     // Credentials next, so that an expired token is never mistaken for an expired code.
     if text.contains("appsecret_proof") {

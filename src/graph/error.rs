@@ -26,6 +26,18 @@ pub struct RequestInfo {
     pub node_id: Option<String>,
 }
 
+/// What a failed write tells about its effect ([`GraphError::write_outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOutcome {
+    /// Meta refused it: nothing happened, and the same call would be refused again now.
+    Refused,
+    /// Nothing happened, and the same call may succeed after a wait.
+    NotYet,
+    /// It may or may not have happened: read live state back before deciding anything.
+    Unknown,
+}
+
 /// One failed Graph call (or a configuration problem found before any call). Boxed so that
 /// `Result<_, GraphError>` stays one pointer wide.
 #[derive(Debug, Clone, Serialize)]
@@ -300,22 +312,39 @@ impl GraphError {
         self.0.class.is_retryable_read()
     }
 
-    /// Repeating this write is safe and may succeed: Meta certainly did not act on it (nothing
-    /// was sent, or Meta refused it before doing anything because of a rate limit or
-    /// maintenance). A caller still decides; the client never repeats a write itself.
-    pub fn is_retryable_write(&self) -> bool {
-        matches!(self.0.class, ErrorClass::Network | ErrorClass::Throttled | ErrorClass::Maintenance)
+    /// What a failed write tells about whether Meta acted on it. Only a failure of the transport
+    /// (an answer lost or garbled), a 5xx, Graph's codes 1 and 2 and `is_transient: true` leave
+    /// the outcome unknown; throttling, maintenance and a connection never made are refusals to
+    /// try again later; every other error answer is a definite refusal.
+    pub fn write_outcome(&self) -> WriteOutcome {
+        let api = self.0.api.as_ref();
+        let status = self.0.http_status;
+        match self.0.class {
+            ErrorClass::OutcomeUnknown => WriteOutcome::Unknown,
+            ErrorClass::Network | ErrorClass::Throttled | ErrorClass::Maintenance => WriteOutcome::NotYet,
+            _ if status.is_some_and(|s| s >= 500) => WriteOutcome::Unknown,
+            _ if matches!(api.and_then(|a| a.code), Some(1 | 2)) => WriteOutcome::Unknown,
+            _ if api.and_then(|a| a.is_transient) == Some(true) => WriteOutcome::Unknown,
+            // A success answer that could not be read: Meta did act, or may have.
+            ErrorClass::InvalidResponse if status.is_none_or(|s| (200..300).contains(&s)) => {
+                WriteOutcome::Unknown
+            }
+            _ => WriteOutcome::Refused,
+        }
     }
 
-    /// The write may have happened despite the error: the caller must re-read live state
-    /// before deciding anything (each step decides from live state, see README.md).
+    /// Repeating this write is safe and may succeed later: Meta certainly did not act on it
+    /// (nothing was sent, or Meta refused it before doing anything because of a rate limit or
+    /// maintenance). A caller still decides; the client never repeats a write itself.
+    pub fn is_retryable_write(&self) -> bool {
+        self.write_outcome() == WriteOutcome::NotYet
+    }
+
+    /// The write may have happened despite the error: the caller must read live state back
+    /// before deciding anything.
     pub fn may_have_taken_effect(&self) -> bool {
         let write = self.0.request.as_ref().is_some_and(|r| r.op.is_write());
-        match self.0.class {
-            ErrorClass::OutcomeUnknown => true,
-            ErrorClass::Transient | ErrorClass::Other | ErrorClass::InvalidResponse => write,
-            _ => false,
-        }
+        write && self.write_outcome() == WriteOutcome::Unknown
     }
 
     /// The field named by "(#100) Tried accessing nonexisting field (x) on node type (...)".

@@ -20,16 +20,17 @@ mod paging;
 mod retry;
 mod usage;
 
-pub use class::{ConfigProblem, ErrorClass, MigrationBlock, Operation};
+pub use crate::vocabulary::CodeMethod;
+pub use class::{ConfigProblem, ErrorClass, MigrationBlock, Operation, by_name as class_by_name};
 pub use classify::{classify, migration_block};
-pub use client::{CodeMethod, GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
+pub use client::{GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
 pub use config::{
     ApiVersion, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ENV_APP_SECRET, GraphConfig,
     app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, token_from_sources,
 };
 pub use envelope::ApiError;
 pub(crate) use error::human_duration;
-pub use error::{GraphError, RequestInfo};
+pub use error::{GraphError, RequestInfo, WriteOutcome};
 pub use nodes::{
     AccountMode, AccountReviewStatus, AppData, BusinessInfo, BusinessVerificationStatus,
     CodeVerificationStatus, DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, GranularScope,
@@ -37,8 +38,8 @@ pub use nodes::{
     PHONE_NUMBER_FIELDS, PermissionEntry, PhoneNumber, PhoneNumberStatus, PlatformType, QualityRating,
     SCOPE_MANAGEMENT, SCOPE_MESSAGING, SUBSCRIBED_APP_FIELDS, SubscribedApp, TemplateCategory,
     TemplateQuality, TemplateStatus, Throughput, ThroughputLevel, TokenInfo, TokenInfoSource, WABA_FIELDS,
-    Waba, message_template_fields, phone_number_fields, subscribed_app_fields, waba_fields,
-    waba_fields_with_edges,
+    WABA_RESTRICTED_FIELDS, Waba, message_template_fields, phone_number_fields, subscribed_app_fields,
+    waba_fields, waba_fields_with_edges,
 };
 pub use paging::{Cursors, Edge, Paging, sanitize_next};
 pub use retry::{Decision, RetryPolicy, Sleeper, decide};

@@ -31,25 +31,9 @@ use crate::ui::{Level, LogFormat, Ui};
 
 /// Graph's commonly cited limit of ids per `?ids=` request.
 pub const MAX_IDS_PER_REQUEST: usize = 50;
+
 /// A paging loop that does not end is a broken server, not a big WABA.
 const MAX_PAGES: usize = 10_000;
-
-/// How the verification code is delivered (`code_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum CodeMethod {
-    Sms,
-    Voice,
-}
-
-impl CodeMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodeMethod::Sms => "SMS",
-            CodeMethod::Voice => "VOICE",
-        }
-    }
-}
 
 /// `appsecret_proof`: hex HMAC-SHA256 of the access token keyed with the app secret.
 pub fn appsecret_proof(token: &Secret, app_secret: &Secret) -> Secret {

@@ -14,12 +14,20 @@ use super::{Call, GraphClient, MAX_IDS_PER_REQUEST, MAX_PAGES, check_id, decode,
 use crate::graph::class::{ErrorClass, Operation};
 use crate::graph::error::{GraphError, RequestInfo, excerpt};
 use crate::graph::nodes::{
-    DebugTokenData, EDGE_PAGE_LIMIT, MessageTemplate, PermissionEntry, PhoneNumber, SubscribedApp, TokenInfo,
-    Waba, message_template_fields, phone_number_fields, subscribed_app_fields, waba_fields_with_edges,
+    DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, MessageTemplate, PermissionEntry, PhoneNumber, SubscribedApp,
+    TokenInfo, WABA_RESTRICTED_FIELDS, Waba, message_template_fields, phone_number_fields,
+    subscribed_app_fields, waba_fields_with_edges,
 };
 use crate::graph::paging::{Edge, kind_of, sanitize_next};
 use crate::secret::Secret;
 use crate::ui::Level;
+
+/// How WABAs are read: one node (`GET /{id}`), or a multi-id read (`GET /?ids=`).
+#[derive(Debug, Clone, Copy)]
+enum WabaRead {
+    Node,
+    Many,
+}
 
 impl GraphClient {
     // --- generic reads ---------------------------------------------------------------------
@@ -144,26 +152,16 @@ impl GraphClient {
     /// to its end.
     pub async fn waba(&self, id: &str) -> Result<Waba, GraphError> {
         check_id(id, "WABA id")?;
-        let mut spec = self.known_fields(waba_fields_with_edges());
-        let mut waba = loop {
-            match self.get_node::<Waba>(id, &spec.to_string()).await {
-                Ok(waba) => break waba,
-                Err(e) => spec = self.without_unsupported(e, &spec)?,
-            }
-        };
+        let mut found = self.read_wabas(&[id.to_owned()], WabaRead::Node).await?;
+        let mut waba = found.remove(id).unwrap_or_default();
         self.complete_waba(&mut waba).await?;
         Ok(waba)
     }
 
     /// Several WABAs as [`GraphClient::waba`] does, in as few round trips as Graph allows.
     pub async fn wabas(&self, ids: &[impl AsRef<str>]) -> Result<BTreeMap<String, Waba>, GraphError> {
-        let mut spec = self.known_fields(waba_fields_with_edges());
-        let wabas = loop {
-            match self.get_many::<Waba>(ids, &spec.to_string()).await {
-                Ok(wabas) => break wabas,
-                Err(e) => spec = self.without_unsupported(e, &spec)?,
-            }
-        };
+        let ids: Vec<String> = ids.iter().map(|id| id.as_ref().to_owned()).collect();
+        let wabas = self.read_wabas(&ids, WabaRead::Many).await?;
         // Most WABAs fit their edges in the expanded first page; the few that do not are
         // followed together, so one long edge does not hold up the rest.
         let mut tasks = JoinSet::new();
@@ -186,6 +184,79 @@ impl GraphClient {
             }
         }
         Ok(complete)
+    }
+
+    /// Reads WABAs with every field wamig wants. Some apps are refused fields such as
+    /// `primary_funding_id` or `owner_business_info` (error 10 or 200), and Graph then refuses
+    /// the whole read, whichever field it was. So a refused read is tried again without the
+    /// fields apps may be refused; when that works, each of them is asked for on its own, and
+    /// the ones still refused are listed in `Waba::refused_fields`. A read refused without
+    /// them too is a WABA the token cannot read: the first error is returned.
+    async fn read_wabas(&self, ids: &[String], how: WabaRead) -> Result<BTreeMap<String, Waba>, GraphError> {
+        let mut spec = self.known_fields(waba_fields_with_edges());
+        let refusal = loop {
+            match self.read_wabas_with(ids, &spec, how).await {
+                Ok(wabas) => return Ok(wabas),
+                Err(error)
+                    if error.class() == ErrorClass::Permission
+                        && WABA_RESTRICTED_FIELDS.iter().any(|f| spec.contains(f)) =>
+                {
+                    break error;
+                }
+                Err(error) => spec = self.without_unsupported(error, &spec)?,
+            }
+        };
+        let restricted: Vec<&str> =
+            WABA_RESTRICTED_FIELDS.iter().copied().filter(|f| spec.contains(f)).collect();
+        let core = restricted.iter().fold(spec.clone(), |spec, field| spec.without(field));
+        let Ok(mut wabas) = self.read_wabas_with(ids, &core, how).await else {
+            return Err(refusal);
+        };
+        let mut refused = Vec::new();
+        for field in restricted {
+            match self.read_wabas_with(ids, &FieldSpec::new(&["id", field]), how).await {
+                Ok(parts) => {
+                    for (id, part) in parts {
+                        if let Some(waba) = wabas.get_mut(&id) {
+                            waba.take_field(part, field);
+                        }
+                    }
+                }
+                Err(error) if error.class() == ErrorClass::Permission => refused.push(field.to_owned()),
+                Err(error) => return Err(error),
+            }
+        }
+        if !refused.is_empty() {
+            self.log(
+                Level::Warn,
+                "graph_field_refused",
+                &format!(
+                    "Graph refused {} to this app; reading the WABAs without {} (checks that need them will say unknown)",
+                    refused.join(", "),
+                    if refused.len() == 1 { "it" } else { "them" }
+                ),
+                json!({"fields": refused}),
+            );
+            for waba in wabas.values_mut() {
+                waba.refused_fields = refused.clone();
+            }
+        }
+        Ok(wabas)
+    }
+
+    async fn read_wabas_with(
+        &self,
+        ids: &[String],
+        spec: &FieldSpec,
+        how: WabaRead,
+    ) -> Result<BTreeMap<String, Waba>, GraphError> {
+        match (how, ids) {
+            (WabaRead::Node, [id]) => {
+                let waba = self.get_node::<Waba>(id, &spec.to_string()).await?;
+                Ok(BTreeMap::from([(id.clone(), waba)]))
+            }
+            _ => self.get_many::<Waba>(ids, &spec.to_string()).await,
+        }
     }
 
     async fn complete_waba(&self, waba: &mut Waba) -> Result<(), GraphError> {

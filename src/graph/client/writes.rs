@@ -3,10 +3,11 @@
 
 use serde_json::Value;
 
-use super::{Call, CodeMethod, GraphClient, check_id, check_six_digits, is_digits, shape_error};
+use super::{Call, GraphClient, check_id, check_six_digits, is_digits, shape_error};
 use crate::graph::class::Operation;
 use crate::graph::error::GraphError;
 use crate::secret::Secret;
+use crate::vocabulary::CodeMethod;
 
 impl GraphClient {
     /// Step 2: `POST /{dest_waba}/phone_numbers` with `cc`, `phone_number` (national number,
@@ -93,15 +94,31 @@ impl GraphClient {
         expect_success(value, &call)
     }
 
-    /// Step 5: `POST /{phone_number_id}/register` with `messaging_product=whatsapp` and the
-    /// 6-digit `pin` (it becomes the number's two-step PIN).
-    pub async fn register(&self, phone_number_id: &str, pin: &Secret) -> Result<(), GraphError> {
+    /// Step 5: `POST /{phone_number_id}/register` with `messaging_product=whatsapp`, the
+    /// 6-digit `pin` (it becomes the number's two-step PIN) and, for a number whose data is
+    /// stored in a country, `data_localization_region` (a 2-letter country code).
+    pub async fn register(
+        &self,
+        phone_number_id: &str,
+        pin: &Secret,
+        data_localization_region: Option<&str>,
+    ) -> Result<(), GraphError> {
         check_id(phone_number_id, "phone number id")?;
         check_six_digits(pin, "PIN")?;
+        let mut params = vec![("messaging_product", "whatsapp".to_owned())];
+        if let Some(region) = data_localization_region {
+            if region.len() != 2 || !region.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(GraphError::input(
+                    format!("`{region}` is not a data localization region"),
+                    "write it as a 2-letter country code in capitals, like IN",
+                ));
+            }
+            params.push(("data_localization_region", region.to_owned()));
+        }
         let call = self.post_call(
             &format!("{phone_number_id}/register"),
             Operation::Register,
-            vec![("messaging_product", "whatsapp".to_owned())],
+            params,
             vec![("pin", pin.clone())],
         )?;
         let value = self.execute(&call).await?;

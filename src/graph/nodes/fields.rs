@@ -10,9 +10,15 @@ pub const WABA_FIELDS: &[&str] = &[
     "business_verification_status",
     "primary_funding_id",
     "owner_business_info",
+    "on_behalf_of_business_info",
     "ownership_type",
     "status",
 ];
+
+/// WABA fields Graph may refuse to an app that is not a Solution Partner's (error 10 or 200):
+/// a refused read is retried without them (see `GraphClient::waba`).
+pub const WABA_RESTRICTED_FIELDS: &[&str] =
+    &["primary_funding_id", "owner_business_info", "on_behalf_of_business_info", "ownership_type"];
 
 pub const PHONE_NUMBER_FIELDS: &[&str] = &[
     "id",
