@@ -43,7 +43,10 @@ pub use nodes::{
 };
 pub use paging::{Cursors, Edge, Paging, sanitize_next};
 pub use retry::{Decision, RetryPolicy, Sleeper, decide};
-pub use usage::{AppUsage, BucEntry, BusinessUsage, Usage, parse_app_usage, parse_buc, regain_wait};
+pub use usage::{
+    ACTIVE_WABA_CALLS_PER_HOUR, AppUsage, BucEntry, BusinessUsage, Usage, WABA_CALLS_PER_HOUR,
+    parse_app_usage, parse_buc, regain_wait,
+};
 
 /// Error builders for the unit tests of modules outside `graph/` (the hints).
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! checks, and the plan's renderings. Nothing here performs I/O.
 
 mod checks;
+pub mod cost;
 mod lines;
 pub mod model;
 pub mod planner;

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::cost::{WabaCost, WabaRole};
 use crate::vocabulary::PhoneNumberStatus;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -31,6 +32,9 @@ pub struct Plan {
     /// Notes that apply to the whole plan (billing after migration, say).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// What the apply of this plan costs in Graph calls, per WABA.
+    #[serde(default)]
+    pub cost: Vec<WabaCost>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

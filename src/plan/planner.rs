@@ -54,6 +54,8 @@ pub fn plan(
     if numbers.iter().any(|n| n.action != Action::InSync) {
         notes.push(BILLING_NOTE.to_owned());
     }
+    let cost = super::cost::forecast(&numbers, snapshot);
+    notes.extend(cost.iter().filter_map(super::cost::WabaCost::note));
     // Whole seconds: a reviewer reads this, and sub-second noise helps nobody.
     let created_at = Timestamp::from_second(now.as_second()).unwrap_or(now);
     let mut plan = Plan {
@@ -68,6 +70,7 @@ pub fn plan(
         ttl_seconds: DEFAULT_TTL_SECONDS,
         api_version: snapshot.api_version.clone(),
         notes,
+        cost,
     };
     plan.digest = plan_digest(&plan);
     plan
