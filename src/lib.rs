@@ -16,6 +16,7 @@ pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod graph;
+pub mod import;
 pub mod journal;
 pub mod manifest;
 pub mod observe;

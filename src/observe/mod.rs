@@ -28,8 +28,13 @@ pub fn named_wabas(desired: &DesiredState) -> Vec<String> {
 /// Reads the live state. Fails only when nothing sensible can be observed (bad token, network);
 /// a WABA the token may not read becomes `Access::Unreadable`.
 pub async fn observe(client: &GraphClient, desired: &DesiredState, ui: &Ui) -> Result<Snapshot, GraphError> {
-    let ids = named_wabas(desired);
-    let (wabas, token) = tokio::join!(read_wabas(client, &ids, ui), read_token(client));
+    observe_wabas(client, &named_wabas(desired), ui).await
+}
+
+/// Reads these WABAs (and the token's permissions) with the same multi-id requests as `plan`:
+/// what `wamig import` starts from, where no manifest names them yet.
+pub async fn observe_wabas(client: &GraphClient, ids: &[String], ui: &Ui) -> Result<Snapshot, GraphError> {
+    let (wabas, token) = tokio::join!(read_wabas(client, ids, ui), read_token(client));
     let token = token?;
     let mut views = BTreeMap::new();
     for (id, result) in wabas? {

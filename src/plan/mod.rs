@@ -6,7 +6,7 @@ pub mod planner;
 pub mod render;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
