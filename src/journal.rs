@@ -52,6 +52,10 @@ pub struct NumberRecord {
     pub registered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates_checked_at: Option<Timestamp>,
+    /// The messaging limit tier the number had when apply last saw it arrive in the
+    /// destination: the baseline `plan` reports a lowered limit against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging_limit_tier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<RecordedError>,
 }

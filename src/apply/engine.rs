@@ -446,7 +446,11 @@ impl Run<'_> {
                 Next::VerifyTemplates => {
                     let Some(node) = live.clone() else { continue };
                     let report = self.verify_migration(&node).await;
-                    shared.record(self.number, |r| r.templates_checked_at = Some(Timestamp::now()))?;
+                    shared.record(self.number, |r| {
+                        r.templates_checked_at = Some(Timestamp::now());
+                        // The baseline a later plan reports a lowered messaging limit against.
+                        r.messaging_limit_tier = node.messaging_limit_tier.clone();
+                    })?;
                     self.done.push(Step::VerifyTemplates);
                     return Ok(NumberOutcome::Done {
                         report,

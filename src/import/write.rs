@@ -62,7 +62,8 @@ fn header(out: &mut String, imported: &Imported) {
     match &imported.selection {
         Selection::Keep(_) => {
             out.push_str(
-                "# Every number below lives today where it is listed, so `wamig plan` shows it in sync.\n",
+                "# Every number below lives today where it is listed, so `wamig plan` shows it in sync and\n\
+                 # reports its drift (disconnected, flagged, lower quality or limit, moved away) from now on.\n",
             );
         }
         Selection::Move(_) => {

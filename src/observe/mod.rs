@@ -9,7 +9,8 @@ pub mod snapshot;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use snapshot::{
-    Access, AppRef, BusinessRef, NumberView, Presence, Snapshot, TemplateView, TokenView, WabaView,
+    Access, AppRef, BusinessRef, HealthEntity, HealthError, HealthView, NumberView, Presence, Snapshot,
+    TemplateView, TokenView, WabaView,
 };
 
 use crate::graph::{ErrorClass, GraphClient, GraphError};
@@ -169,7 +170,33 @@ pub fn number_view(number: &PhoneNumber) -> NumberView {
         quality_rating: text(number.quality_rating.as_ref().map(|v| v.as_str())),
         messaging_limit_tier: text(number.messaging_limit_tier.as_ref().map(|v| v.as_str())),
         is_official_business_account: number.is_official_business_account,
+        health: number.health_status.as_ref().and_then(health_view),
     }
+}
+
+fn health_view(health: &crate::graph::HealthStatus) -> Option<HealthView> {
+    Some(HealthView {
+        can_send_message: health.can_send_message.as_ref()?.as_str().to_owned(),
+        entities: health
+            .entities
+            .iter()
+            .map(|entity| HealthEntity {
+                entity_type: entity.entity_type.clone(),
+                id: entity.id.clone(),
+                can_send_message: text(entity.can_send_message.as_ref().map(|v| v.as_str())),
+                additional_info: entity.additional_info.clone(),
+                errors: entity
+                    .errors
+                    .iter()
+                    .map(|error| HealthError {
+                        code: error.error_code,
+                        description: error.error_description.clone(),
+                        possible_solution: error.possible_solution.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
 }
 
 pub fn template_view(template: &MessageTemplate) -> TemplateView {

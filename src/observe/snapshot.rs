@@ -148,6 +148,40 @@ pub struct NumberView {
     pub quality_rating: Option<String>,
     pub messaging_limit_tier: Option<String>,
     pub is_official_business_account: Option<bool>,
+    /// `health_status`: whether the number can send messages now, and why not. Absent when Graph
+    /// did not return it (older snapshots, or the field refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthView>,
+}
+
+/// A number's `health_status` as Graph reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthView {
+    /// `AVAILABLE`, `LIMITED` or `BLOCKED`.
+    pub can_send_message: String,
+    /// The number, its WABA, business and app, each with what limits it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<HealthEntity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthEntity {
+    /// `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`.
+    pub entity_type: Option<String>,
+    pub id: Option<String>,
+    pub can_send_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_info: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<HealthError>,
+}
+
+/// Meta's error code, its description and the possible solution it suggests.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthError {
+    pub code: Option<i64>,
+    pub description: Option<String>,
+    pub possible_solution: Option<String>,
 }
 
 impl NumberView {

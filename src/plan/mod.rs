@@ -1,6 +1,7 @@
 //! Owns planning: the pure function `(manifest, snapshot, journal) -> Plan`, the eligibility
 //! checks, and the plan's renderings. Nothing here performs I/O.
 
+pub mod drift;
 pub mod model;
 pub mod planner;
 pub mod render;
@@ -10,5 +11,6 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
+pub use drift::{Drift, Severity};
 pub use model::{Action, Check, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast, Unmanaged};
 pub use planner::{exit_status, plan, plan_digest};

@@ -238,6 +238,16 @@ fn plan_number(
         _ => Some(forecast(&ctx)),
     };
     let (current, desired_lines) = lines(&ctx);
+    let drift = super::drift::drift(&super::drift::Input {
+        e164: &e164,
+        digits: number.phone.digits(),
+        action,
+        register: number.register,
+        destination_waba: ctx.dest_id,
+        destination: ctx.dest,
+        record: ctx.record,
+        snapshot,
+    });
 
     NumberPlan {
         phone: e164,
@@ -257,6 +267,7 @@ fn plan_number(
         desired: desired_lines,
         templates,
         notes: notes(&ctx, action),
+        drift,
         manifest_line: (number.line > 0).then_some(number.line),
     }
 }
