@@ -138,6 +138,10 @@ fn status(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
         return None;
     }
     let e164 = input.e164;
+    let register_again = format!(
+        "it is not connected to the API, so it cannot send or receive: check WhatsApp Manager → Phone numbers for why, and register it again (`POST /{}/register` with its PIN)",
+        node.id
+    );
     let (severity, hint) = match status {
         "FLAGGED" => (
             Severity::Warning,
@@ -154,10 +158,7 @@ fn status(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
             Severity::Critical,
             "Meta banned it: request a review at https://business.facebook.com/accountquality",
         ),
-        "DISCONNECTED" | "PENDING" | "UNVERIFIED" => (
-            Severity::Critical,
-            "it is not connected to the API, so it cannot send or receive: check WhatsApp Manager → Phone numbers for why, and register it again (`POST /{id}/register` with its PIN)",
-        ),
+        "DISCONNECTED" | "PENDING" | "UNVERIFIED" => (Severity::Critical, register_again.as_str()),
         _ => (Severity::Critical, "check the number in WhatsApp Manager → Phone numbers"),
     };
     Some(item("number.status", severity, format!("{e164} has status {status}, not CONNECTED"), hint))
@@ -194,8 +195,7 @@ fn health(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
     }
     let causes = if causes.is_empty() { String::new() } else { format!(" ({})", causes.join("; ")) };
     let hint = if solutions.is_empty() {
-        "see why in WhatsApp Manager → Account tools → Health (or `GET /{id}?fields=health_status`)"
-            .to_owned()
+        format!("see why in WhatsApp Manager, or with `GET /{}?fields=health_status`", node.id)
     } else {
         solutions.join("; ")
     };

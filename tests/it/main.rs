@@ -18,6 +18,7 @@ mod cli_usage;
 mod client_sandbox;
 mod completions;
 mod demo;
+mod drift;
 mod events;
 mod examples;
 mod graph_client;
