@@ -16,15 +16,18 @@ pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod graph;
+pub mod hints;
 pub mod import;
 pub mod journal;
 pub mod manifest;
+pub mod migration;
 pub mod observe;
 pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
 pub mod ui;
+pub mod vocabulary;
 
 pub use error::Error;
 pub use exit::ExitStatus;

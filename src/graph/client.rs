@@ -17,40 +17,32 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::class::{ErrorClass, Operation};
 use super::config::{ApiVersion, GraphConfig};
-use super::error::{ErrorClass, GraphError, Operation, RequestInfo, excerpt, human_duration};
+use super::error::{GraphError, RequestInfo, excerpt, human_duration};
 use super::nodes::{
     DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, MessageTemplate, PermissionEntry, PhoneNumber, SubscribedApp,
-    TokenInfo, Waba, message_template_fields, phone_number_fields, subscribed_app_fields,
-    waba_fields_with_edges,
+    TokenInfo, WABA_RESTRICTED_FIELDS, Waba, message_template_fields, phone_number_fields,
+    subscribed_app_fields, waba_fields_with_edges,
 };
 use super::paging::{Edge, kind_of, sanitize_next};
 use super::retry::{Decision, Jitter, RetryPolicy, Sleeper, decide};
 use super::usage::{APP_USAGE_HEADER, BUC_HEADER, Usage, parse_app_usage, parse_buc, regain_wait};
 use crate::secret::{Secret, scrub};
 use crate::ui::{Level, LogFormat, Ui};
+use crate::vocabulary::CodeMethod;
 
 /// Graph's commonly cited limit of ids per `?ids=` request.
 pub const MAX_IDS_PER_REQUEST: usize = 50;
+/// How WABAs are read: one node (`GET /{id}`), or a multi-id read (`GET /?ids=`).
+#[derive(Debug, Clone, Copy)]
+enum WabaRead {
+    Node,
+    Many,
+}
+
 /// A paging loop that does not end is a broken server, not a big WABA.
 const MAX_PAGES: usize = 10_000;
-
-/// How the verification code is delivered (`code_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum CodeMethod {
-    Sms,
-    Voice,
-}
-
-impl CodeMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodeMethod::Sms => "SMS",
-            CodeMethod::Voice => "VOICE",
-        }
-    }
-}
 
 /// `appsecret_proof`: hex HMAC-SHA256 of the access token keyed with the app secret.
 pub fn appsecret_proof(token: &Secret, app_secret: &Secret) -> Secret {
@@ -347,26 +339,16 @@ impl GraphClient {
     /// to its end.
     pub async fn waba(&self, id: &str) -> Result<Waba, GraphError> {
         check_id(id, "WABA id")?;
-        let mut spec = self.known_fields(waba_fields_with_edges());
-        let mut waba = loop {
-            match self.get_node::<Waba>(id, &spec.to_string()).await {
-                Ok(waba) => break waba,
-                Err(e) => spec = self.without_unsupported(e, &spec)?,
-            }
-        };
+        let mut found = self.read_wabas(&[id.to_owned()], WabaRead::Node).await?;
+        let mut waba = found.remove(id).unwrap_or_default();
         self.complete_waba(&mut waba).await?;
         Ok(waba)
     }
 
     /// Several WABAs as [`GraphClient::waba`] does, in as few round trips as Graph allows.
     pub async fn wabas(&self, ids: &[impl AsRef<str>]) -> Result<BTreeMap<String, Waba>, GraphError> {
-        let mut spec = self.known_fields(waba_fields_with_edges());
-        let wabas = loop {
-            match self.get_many::<Waba>(ids, &spec.to_string()).await {
-                Ok(wabas) => break wabas,
-                Err(e) => spec = self.without_unsupported(e, &spec)?,
-            }
-        };
+        let ids: Vec<String> = ids.iter().map(|id| id.as_ref().to_owned()).collect();
+        let wabas = self.read_wabas(&ids, WabaRead::Many).await?;
         // Most WABAs fit their edges in the expanded first page; the few that do not are
         // followed together, so one long edge does not hold up the rest.
         let mut tasks = JoinSet::new();
@@ -389,6 +371,79 @@ impl GraphClient {
             }
         }
         Ok(complete)
+    }
+
+    /// Reads WABAs with every field wamig wants. Some apps are refused fields such as
+    /// `primary_funding_id` or `owner_business_info` (error 10 or 200), and Graph then refuses
+    /// the whole read, whichever field it was. So a refused read is tried again without the
+    /// fields apps may be refused; when that works, each of them is asked for on its own, and
+    /// the ones still refused are listed in `Waba::refused_fields`. A read refused without
+    /// them too is a WABA the token cannot read: the first error is returned.
+    async fn read_wabas(&self, ids: &[String], how: WabaRead) -> Result<BTreeMap<String, Waba>, GraphError> {
+        let mut spec = self.known_fields(waba_fields_with_edges());
+        let refusal = loop {
+            match self.read_wabas_with(ids, &spec, how).await {
+                Ok(wabas) => return Ok(wabas),
+                Err(error)
+                    if error.class() == ErrorClass::Permission
+                        && WABA_RESTRICTED_FIELDS.iter().any(|f| spec.contains(f)) =>
+                {
+                    break error;
+                }
+                Err(error) => spec = self.without_unsupported(error, &spec)?,
+            }
+        };
+        let restricted: Vec<&str> =
+            WABA_RESTRICTED_FIELDS.iter().copied().filter(|f| spec.contains(f)).collect();
+        let core = restricted.iter().fold(spec.clone(), |spec, field| spec.without(field));
+        let Ok(mut wabas) = self.read_wabas_with(ids, &core, how).await else {
+            return Err(refusal);
+        };
+        let mut refused = Vec::new();
+        for field in restricted {
+            match self.read_wabas_with(ids, &FieldSpec::new(&["id", field]), how).await {
+                Ok(parts) => {
+                    for (id, part) in parts {
+                        if let Some(waba) = wabas.get_mut(&id) {
+                            waba.take_field(part, field);
+                        }
+                    }
+                }
+                Err(error) if error.class() == ErrorClass::Permission => refused.push(field.to_owned()),
+                Err(error) => return Err(error),
+            }
+        }
+        if !refused.is_empty() {
+            self.log(
+                Level::Warn,
+                "graph_field_refused",
+                &format!(
+                    "Graph refused {} to this app; reading the WABAs without {} (checks that need them will say unknown)",
+                    refused.join(", "),
+                    if refused.len() == 1 { "it" } else { "them" }
+                ),
+                json!({"fields": refused}),
+            );
+            for waba in wabas.values_mut() {
+                waba.refused_fields = refused.clone();
+            }
+        }
+        Ok(wabas)
+    }
+
+    async fn read_wabas_with(
+        &self,
+        ids: &[String],
+        spec: &FieldSpec,
+        how: WabaRead,
+    ) -> Result<BTreeMap<String, Waba>, GraphError> {
+        match (how, ids) {
+            (WabaRead::Node, [id]) => {
+                let waba = self.get_node::<Waba>(id, &spec.to_string()).await?;
+                Ok(BTreeMap::from([(id.clone(), waba)]))
+            }
+            _ => self.get_many::<Waba>(ids, &spec.to_string()).await,
+        }
     }
 
     async fn complete_waba(&self, waba: &mut Waba) -> Result<(), GraphError> {
@@ -649,15 +704,31 @@ impl GraphClient {
         expect_success(value, &call)
     }
 
-    /// Step 5: `POST /{phone_number_id}/register` with `messaging_product=whatsapp` and the
-    /// 6-digit `pin` (it becomes the number's two-step PIN).
-    pub async fn register(&self, phone_number_id: &str, pin: &Secret) -> Result<(), GraphError> {
+    /// Step 5: `POST /{phone_number_id}/register` with `messaging_product=whatsapp`, the
+    /// 6-digit `pin` (it becomes the number's two-step PIN) and, for a number whose data is
+    /// stored in a country, `data_localization_region` (a 2-letter country code).
+    pub async fn register(
+        &self,
+        phone_number_id: &str,
+        pin: &Secret,
+        data_localization_region: Option<&str>,
+    ) -> Result<(), GraphError> {
         check_id(phone_number_id, "phone number id")?;
         check_six_digits(pin, "PIN")?;
+        let mut params = vec![("messaging_product", "whatsapp".to_owned())];
+        if let Some(region) = data_localization_region {
+            if region.len() != 2 || !region.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(GraphError::input(
+                    format!("`{region}` is not a data localization region"),
+                    "write it as a 2-letter country code in capitals, like IN",
+                ));
+            }
+            params.push(("data_localization_region", region.to_owned()));
+        }
         let call = self.post_call(
             &format!("{phone_number_id}/register"),
             Operation::Register,
-            vec![("messaging_product", "whatsapp".to_owned())],
+            params,
             vec![("pin", pin.clone())],
         )?;
         let value = self.execute(&call).await?;

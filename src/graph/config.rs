@@ -323,7 +323,7 @@ mod tests {
         for bad in ["23.0", "v23", "v23.1", "v.0", "vX.0", "v023.0", "", "v23.0/", "v1234.0"] {
             let e = ApiVersion::parse(bad).unwrap_err();
             assert_eq!(e.class(), ErrorClass::Config, "{bad}");
-            assert!(e.hint().contains("v23.0"));
+            assert!(crate::hints::graph_hint(&e).contains("v23.0"));
         }
     }
 
@@ -359,7 +359,7 @@ mod tests {
         }
         let e = parse_base_url("http://graph.example.com").unwrap_err();
         assert!(e.message().contains("clear text"), "{}", e.message());
-        assert!(e.hint().contains("loopback"));
+        assert!(crate::hints::graph_hint(&e).contains("loopback"));
     }
 
     #[test]
@@ -375,7 +375,10 @@ mod tests {
 
         let e = token_from_sources(None, None).unwrap_err();
         assert_eq!(e.message(), "no access token");
-        assert!(e.hint().contains("WAMIG_ACCESS_TOKEN") && e.hint().contains("--token-file"));
+        assert!(
+            crate::hints::graph_hint(&e).contains("WAMIG_ACCESS_TOKEN")
+                && crate::hints::graph_hint(&e).contains("--token-file")
+        );
 
         let e = token_from_sources(Some("  ".into()), None).unwrap_err();
         assert!(e.message().contains("set but empty"));

@@ -8,218 +8,15 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::paging::Edge;
-
-/// Defines an enum of Graph string values with an `Other(String)` catch-all. Known values are
-/// matched case-insensitively; anything else (including a non-string) is kept, never refused.
-macro_rules! graph_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
-            $($variant,)+
-            /// A value this version of wamig does not know, as Meta sent it.
-            Other(String),
-        }
-
-        impl $name {
-            pub fn parse(text: &str) -> Self {
-                $(if text.eq_ignore_ascii_case($wire) {
-                    return $name::$variant;
-                })+
-                $name::Other(text.to_owned())
-            }
-
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $($name::$variant => $wire,)+
-                    $name::Other(text) => text,
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                Ok(match Value::deserialize(deserializer)? {
-                    Value::String(text) => $name::parse(&text),
-                    other => $name::Other(other.to_string()),
-                })
-            }
-        }
-    };
-}
-
-graph_enum!(
-    /// `account_review_status` of a WABA.
-    AccountReviewStatus {
-        Approved => "APPROVED",
-        Pending => "PENDING",
-        Rejected => "REJECTED",
-        Deferred => "DEFERRED",
-    }
-);
-
-graph_enum!(
-    /// `business_verification_status` of a WABA (Meta sends these in lower case).
-    BusinessVerificationStatus {
-        Verified => "verified",
-        NotVerified => "not_verified",
-        Pending => "pending",
-        PendingNeedMoreInfo => "pending_need_more_info",
-        PendingSubmission => "pending_submission",
-        Rejected => "rejected",
-        Revoked => "revoked",
-        Expired => "expired",
-        Failed => "failed",
-        Ineligible => "ineligible",
-    }
-);
-
-graph_enum!(
-    /// `ownership_type` of a WABA (Meta's sources disagree on the vocabulary).
-    OwnershipType {
-        ClientOwned => "CLIENT_OWNED",
-        OnBehalfOf => "ON_BEHALF_OF",
-        SelfOwned => "SELF",
-    }
-);
-
-graph_enum!(
-    /// `name_status` / `new_name_status` of a phone number's display name.
-    NameStatus {
-        Approved => "APPROVED",
-        AvailableWithoutReview => "AVAILABLE_WITHOUT_REVIEW",
-        Declined => "DECLINED",
-        Expired => "EXPIRED",
-        PendingReview => "PENDING_REVIEW",
-        None => "NONE",
-    }
-);
-
-graph_enum!(
-    /// `code_verification_status` of a phone number.
-    CodeVerificationStatus {
-        Verified => "VERIFIED",
-        NotVerified => "NOT_VERIFIED",
-        Unverified => "UNVERIFIED",
-        Expired => "EXPIRED",
-    }
-);
-
-graph_enum!(
-    /// `quality_rating` of a number, and a template's quality score.
-    QualityRating {
-        Green => "GREEN",
-        Yellow => "YELLOW",
-        Red => "RED",
-        Na => "NA",
-        Unknown => "UNKNOWN",
-    }
-);
-
-graph_enum!(
-    /// `status` of a phone number.
-    PhoneNumberStatus {
-        Connected => "CONNECTED",
-        Pending => "PENDING",
-        Migrated => "MIGRATED",
-        Deleted => "DELETED",
-        Disconnected => "DISCONNECTED",
-        Banned => "BANNED",
-        Restricted => "RESTRICTED",
-        RateLimited => "RATE_LIMITED",
-        Flagged => "FLAGGED",
-        Unverified => "UNVERIFIED",
-        Unknown => "UNKNOWN",
-    }
-);
-
-graph_enum!(
-    /// `platform_type`: where the number is registered; `NOT_APPLICABLE` = not registered.
-    PlatformType {
-        CloudApi => "CLOUD_API",
-        OnPremise => "ON_PREMISE",
-        NotApplicable => "NOT_APPLICABLE",
-    }
-);
-
-graph_enum!(
-    /// `account_mode`: `SANDBOX` marks a test number.
-    AccountMode {
-        Live => "LIVE",
-        Sandbox => "SANDBOX",
-    }
-);
-
-graph_enum!(
-    /// `messaging_limit_tier` (deprecated by Meta in favour of portfolio limits, still read).
-    MessagingLimitTier {
-        Tier50 => "TIER_50",
-        Tier250 => "TIER_250",
-        Tier1K => "TIER_1K",
-        Tier2K => "TIER_2K",
-        Tier10K => "TIER_10K",
-        Tier100K => "TIER_100K",
-        Unlimited => "TIER_UNLIMITED",
-    }
-);
-
-graph_enum!(
-    /// `can_send_message` of a `health_status`.
-    CanSendMessage {
-        Available => "AVAILABLE",
-        Limited => "LIMITED",
-        Blocked => "BLOCKED",
-    }
-);
-
-graph_enum!(
-    /// `throughput.level`.
-    ThroughputLevel {
-        Standard => "STANDARD",
-        High => "HIGH",
-        NotApplicable => "NOT_APPLICABLE",
-    }
-);
-
-graph_enum!(
-    /// `status` of a message template.
-    TemplateStatus {
-        Approved => "APPROVED",
-        Pending => "PENDING",
-        Rejected => "REJECTED",
-        Paused => "PAUSED",
-        Disabled => "DISABLED",
-        InAppeal => "IN_APPEAL",
-        LimitExceeded => "LIMIT_EXCEEDED",
-        PendingDeletion => "PENDING_DELETION",
-        Deleted => "DELETED",
-    }
-);
-
-graph_enum!(
-    /// `category` of a message template.
-    TemplateCategory {
-        Authentication => "AUTHENTICATION",
-        Marketing => "MARKETING",
-        Utility => "UTILITY",
-    }
-);
+pub use crate::vocabulary::{
+    AccountMode, AccountReviewStatus, BusinessVerificationStatus, CanSendMessage, CodeVerificationStatus,
+    MessagingLimitTier, NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating,
+    TemplateCategory, TemplateStatus, ThroughputLevel,
+};
 
 /// Reads a string, or a number as its decimal text; anything else is `None`.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -324,12 +121,19 @@ pub struct Waba {
     pub primary_funding_id: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub owner_business_info: Option<BusinessInfo>,
+    /// For a WABA a partner owns on behalf of a client: the client.
+    #[serde(deserialize_with = "lenient")]
+    pub on_behalf_of_business_info: Option<BusinessInfo>,
     pub ownership_type: Option<OwnershipType>,
     #[serde(deserialize_with = "lenient_string")]
     pub status: Option<String>,
     pub phone_numbers: Option<Edge<PhoneNumber>>,
     pub subscribed_apps: Option<Edge<SubscribedApp>>,
     pub message_templates: Option<Edge<MessageTemplate>>,
+    /// Fields Graph refused to this app when the WABA was read; never sent by Graph, filled in
+    /// by the client.
+    #[serde(skip)]
+    pub refused_fields: Vec<String>,
 }
 
 impl Waba {
@@ -344,6 +148,17 @@ impl Waba {
 
     pub fn message_templates(&self) -> &[MessageTemplate] {
         self.message_templates.as_ref().map_or(&[], |e| &e.data)
+    }
+
+    /// Takes field `field` (one of [`WABA_RESTRICTED_FIELDS`]) from a read of that field alone.
+    pub fn take_field(&mut self, from: Waba, field: &str) {
+        match field {
+            "primary_funding_id" => self.primary_funding_id = from.primary_funding_id,
+            "owner_business_info" => self.owner_business_info = from.owner_business_info,
+            "on_behalf_of_business_info" => self.on_behalf_of_business_info = from.on_behalf_of_business_info,
+            "ownership_type" => self.ownership_type = from.ownership_type,
+            _ => {}
+        }
     }
 
     /// `primary_funding_id` present and not empty.
@@ -636,9 +451,15 @@ pub const WABA_FIELDS: &[&str] = &[
     "business_verification_status",
     "primary_funding_id",
     "owner_business_info",
+    "on_behalf_of_business_info",
     "ownership_type",
     "status",
 ];
+
+/// WABA fields Graph may refuse to an app that is not a Solution Partner's (error 10 or 200):
+/// a refused read is retried without them (see `GraphClient::waba`).
+pub const WABA_RESTRICTED_FIELDS: &[&str] =
+    &["primary_funding_id", "owner_business_info", "on_behalf_of_business_info", "ownership_type"];
 
 pub const PHONE_NUMBER_FIELDS: &[&str] = &[
     "id",

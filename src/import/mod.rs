@@ -358,7 +358,7 @@ fn entry(waba: &WabaView, node: &NumberView, seen: &mut BTreeSet<String>) -> Ent
         phone: shown.clone(),
         verified_name: node.verified_name.clone(),
         source_waba: None,
-        register: node.is_registered(),
+        register: crate::migration::is_registered(node),
         left_out: Vec::new(),
     };
     match PhoneNumber::from_digits(&node.digits) {
@@ -392,7 +392,7 @@ fn not_verified(waba: &WabaView, node: &NumberView, e164: &str) -> Reason {
         message: format!(
             "{e164} is listed by WABA {} but not verified there (code_verification_status {}): a migration into that WABA has started and not finished",
             waba.id,
-            node.code_verification_status.as_deref().unwrap_or("unknown")
+            node.code_verification_status.as_ref().map_or("unknown", |s| s.as_str())
         ),
         fix: "finish that migration (a manifest naming its source, then `wamig apply`) or let it lapse, then import again".into(),
     }
@@ -463,6 +463,7 @@ fn desired_state(imported: &Imported) -> DesiredState {
                 language: DEFAULT_LANGUAGE.to_owned(),
                 register: e.register,
                 pin: e.register.then(|| SecretRef::Env { env: PIN_ENV.to_owned() }),
+                data_localization_region: None,
                 line: 0,
             })
         })

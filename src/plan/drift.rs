@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::model::Action;
 use crate::journal::NumberRecord;
 use crate::observe::{HealthView, NumberView, Snapshot, WabaView};
+use crate::vocabulary::{
+    CanSendMessage, MessagingLimitTier, NameStatus, PhoneNumberStatus, PlatformType, QualityRating,
+};
 
 /// One thing that drifted (stable `id`, e.g. `number.quality`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,9 +135,10 @@ fn moved_away(input: &Input<'_>) -> Option<Drift> {
 }
 
 fn status(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
-    let status = node.status.as_deref()?;
+    let status = node.status.as_ref()?;
     // A number left unregistered on purpose has no connection to keep.
-    if status == "CONNECTED" || (!input.register && !node.is_registered()) {
+    if *status == PhoneNumberStatus::Connected || (!input.register && !crate::migration::is_registered(node))
+    {
         return None;
     }
     let e164 = input.e164;
@@ -143,22 +147,24 @@ fn status(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
         node.id
     );
     let (severity, hint) = match status {
-        "FLAGGED" => (
+        PhoneNumberStatus::Flagged => (
             Severity::Warning,
             "its quality is low: if it does not improve within 7 days Meta lowers its messaging limit; review what it sends and why users block or report it (WhatsApp Manager → Insights)",
         ),
-        "RATE_LIMITED" => {
+        PhoneNumberStatus::RateLimited => {
             (Severity::Warning, "it is sending faster than Meta allows: slow down what sends through it")
         }
-        "RESTRICTED" => (
+        PhoneNumberStatus::Restricted => (
             Severity::Critical,
             "it may not start conversations for now (quality or policy): see WhatsApp Manager → Account quality for why and until when",
         ),
-        "BANNED" => (
+        PhoneNumberStatus::Banned => (
             Severity::Critical,
             "Meta banned it: request a review at https://business.facebook.com/accountquality",
         ),
-        "DISCONNECTED" | "PENDING" | "UNVERIFIED" => (Severity::Critical, register_again.as_str()),
+        PhoneNumberStatus::Disconnected | PhoneNumberStatus::Pending | PhoneNumberStatus::Unverified => {
+            (Severity::Critical, register_again.as_str())
+        }
         _ => (Severity::Critical, "check the number in WhatsApp Manager → Phone numbers"),
     };
     Some(item("number.status", severity, format!("{e164} has status {status}, not CONNECTED"), hint))
@@ -166,9 +172,9 @@ fn status(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
 
 fn health(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
     let health: &HealthView = node.health.as_ref()?;
-    let severity = match health.can_send_message.as_str() {
-        "AVAILABLE" => return None,
-        "BLOCKED" => Severity::Critical,
+    let severity = match health.can_send_message {
+        CanSendMessage::Available => return None,
+        CanSendMessage::Blocked => Severity::Critical,
         _ => Severity::Warning,
     };
     // Meta says per entity (number, WABA, business, app) what is wrong and how to solve it.
@@ -210,7 +216,7 @@ fn health(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
 fn webhooks(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
     let apps = input.destination?.subscribed_apps.as_ref()?;
     // An On-Premises number receives through its own client, not through app webhooks.
-    if !apps.is_empty() || node.platform_type.as_deref() != Some("CLOUD_API") {
+    if !apps.is_empty() || node.platform_type != Some(PlatformType::CloudApi) {
         return None;
     }
     let id = input.destination_waba;
@@ -228,12 +234,12 @@ fn webhooks(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
 }
 
 fn quality(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
-    let severity = match node.quality_rating.as_deref()? {
-        "YELLOW" => Severity::Warning,
-        "RED" => Severity::Critical,
+    let rating = node.quality_rating.as_ref()?;
+    let severity = match rating {
+        QualityRating::Yellow => Severity::Warning,
+        QualityRating::Red => Severity::Critical,
         _ => return None,
     };
-    let rating = node.quality_rating.as_deref().unwrap_or_default();
     Some(item(
         "number.quality",
         severity,
@@ -242,17 +248,14 @@ fn quality(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
     ))
 }
 
-/// Meta's tiers, lowest first; an unknown tier is never compared.
-const TIERS: [&str; 7] =
-    ["TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"];
-
-fn rank(tier: &str) -> Option<usize> {
-    TIERS.iter().position(|t| *t == tier)
+/// A tier's place among Meta's tiers, lowest first; a tier wamig does not know is never compared.
+fn rank(tier: &MessagingLimitTier) -> Option<usize> {
+    MessagingLimitTier::KNOWN.iter().position(|known| *known == tier.as_str())
 }
 
 fn messaging_limit(input: &Input<'_>, node: &NumberView) -> Option<Drift> {
-    let arrived = input.record?.messaging_limit_tier.as_deref()?;
-    let now = node.messaging_limit_tier.as_deref()?;
+    let arrived = input.record?.messaging_limit_tier.as_ref()?;
+    let now = node.messaging_limit_tier.as_ref()?;
     if rank(now)? >= rank(arrived)? {
         return None;
     }
@@ -268,8 +271,8 @@ fn name(input: &Input<'_>, node: &NumberView) -> Vec<Drift> {
     let e164 = input.e164;
     let mut found = Vec::new();
     let display = node.verified_name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
-    match node.name_status.as_deref() {
-        Some("APPROVED") | Some("AVAILABLE_WITHOUT_REVIEW") | None => {}
+    match &node.name_status {
+        Some(NameStatus::Approved | NameStatus::AvailableWithoutReview) | None => {}
         Some(status) => found.push(item(
             "number.name_status",
             Severity::Warning,
@@ -277,8 +280,8 @@ fn name(input: &Input<'_>, node: &NumberView) -> Vec<Drift> {
             "fix the display name in WhatsApp Manager → Phone numbers and wait for Meta's review; a number whose name is not approved cannot be registered again or migrated",
         )),
     }
-    match node.new_name_status.as_deref() {
-        None | Some("APPROVED") | Some("NONE") => {}
+    match &node.new_name_status {
+        None | Some(NameStatus::Approved | NameStatus::None) => {}
         Some(status) => found.push(item(
             "number.pending_name_change",
             Severity::Warning,

@@ -1,10 +1,13 @@
 //! Owns planning: the pure function `(manifest, snapshot, journal) -> Plan`, the eligibility
 //! checks, and the plan's renderings. Nothing here performs I/O.
 
+mod checks;
 pub mod drift;
+mod lines;
 pub mod model;
 pub mod planner;
 pub mod render;
+pub mod templates;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
