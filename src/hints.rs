@@ -1,17 +1,24 @@
 //! Owns what a user should do after a Graph failure: the `hint:` under every Graph error,
-//! worded from the error's class (and, for a refused verification code, from where the code came
-//! from). Hints live here, beside the commands, because only the application knows the user's next
-//! step (`wamig apply --resend-code`, a flag, an environment variable); the Graph client in
-//! `graph/` only classifies. This module must not classify errors nor call Graph.
+//! worded from the error's class, from the configuration problem the client found, and for a
+//! refused verification code from where the code came from. Hints live here, beside the commands,
+//! because only the application knows the user's next step (`wamig apply --resend-code`, a flag,
+//! an environment variable); the Graph client in `graph/` only classifies. This module must not
+//! classify errors nor call Graph.
 
 use std::time::Duration;
 
 use crate::apply::codes::CodeSource;
 use crate::diag::{Diagnostic, ToDiagnostics};
-use crate::graph::{ErrorClass, GraphError, MigrationBlock, human_duration};
+use crate::graph::{
+    ConfigProblem, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ErrorClass, GraphError,
+    MigrationBlock, human_duration,
+};
 
 /// What the user should do after `error`: the hint under every Graph error wamig shows.
 pub fn graph_hint(error: &GraphError) -> String {
+    if let Some(problem) = error.config_problem() {
+        return config_hint(problem);
+    }
     if let Some(hint) = error.local_hint() {
         return hint.to_owned();
     }
@@ -139,6 +146,45 @@ pub fn graph_hint(error: &GraphError) -> String {
         ErrorClass::Other => "see Meta's error-code reference for this code; if it \
              persists, contact Meta support with the fbtrace_id"
             .to_owned(),
+    }
+}
+
+/// How to fix a configuration problem the Graph client found before any request: which flag,
+/// environment variable or manifest key sets the value.
+fn config_hint(problem: ConfigProblem) -> String {
+    match problem {
+        ConfigProblem::ApiVersion => format!(
+            "write it like {DEFAULT_API_VERSION} (--api-version, WAMIG_API_VERSION or \
+             graph.api_version in the manifest)"
+        ),
+        ConfigProblem::GraphUrl => {
+            format!("use {DEFAULT_GRAPH_URL}, or http://127.0.0.1:PORT for a local sandbox")
+        }
+        ConfigProblem::PlainHttp => "use https://, or plain http:// only to a loopback address \
+             (127.0.0.1, ::1, localhost) such as a local `wamig sandbox`"
+            .to_owned(),
+        ConfigProblem::UrlCredentials => {
+            "remove `user:password@`; the token is read from WAMIG_ACCESS_TOKEN or --token-file".to_owned()
+        }
+        ConfigProblem::TokenEmpty => {
+            "set WAMIG_ACCESS_TOKEN to the token, or pass --token-file PATH".to_owned()
+        }
+        ConfigProblem::TokenNotOneWord => "the token is one word (it starts with EAA for \
+             system-user tokens); check that the file or variable holds only the token"
+            .to_owned(),
+        ConfigProblem::TokenFileUnreadable => {
+            "check the path given to --token-file; the file holds only the access token".to_owned()
+        }
+        ConfigProblem::TokenFileEmpty => {
+            "write the access token into the file (a final newline is fine)".to_owned()
+        }
+        ConfigProblem::TokenEnvEmpty => {
+            format!("set {ENV_ACCESS_TOKEN} to the access token, or pass --token-file PATH")
+        }
+        ConfigProblem::NoToken => format!(
+            "set {ENV_ACCESS_TOKEN} to a system-user token (in CI, from a secret), or put the \
+             token in a file only you can read and pass --token-file PATH"
+        ),
     }
 }
 
@@ -360,5 +406,36 @@ mod tests {
                 1
             );
         }
+    }
+
+    #[test]
+    fn configuration_problems_name_the_flag_or_variable_that_fixes_them() {
+        use crate::graph::{ApiVersion, parse_base_url, token_from_sources};
+        let hint = |e: GraphError| graph_hint(&e);
+        assert_eq!(
+            hint(token_from_sources(None, None).unwrap_err()),
+            "set WAMIG_ACCESS_TOKEN to a system-user token (in CI, from a secret), or put the token \
+             in a file only you can read and pass --token-file PATH"
+        );
+        assert_eq!(
+            hint(token_from_sources(Some(" ".into()), None).unwrap_err()),
+            "set WAMIG_ACCESS_TOKEN to the access token, or pass --token-file PATH"
+        );
+        assert!(
+            hint(token_from_sources(None, Some("/nonexistent/token".as_ref())).unwrap_err())
+                .contains("--token-file")
+        );
+        assert!(hint(token_from_sources(Some("two words".into()), None).unwrap_err()).contains("one word"));
+        assert_eq!(
+            hint(parse_base_url("http://example.com").unwrap_err()),
+            "use https://, or plain http:// only to a loopback address (127.0.0.1, ::1, localhost) \
+             such as a local `wamig sandbox`"
+        );
+        assert_eq!(
+            hint(parse_base_url("ftp://example.com").unwrap_err()),
+            "use https://graph.facebook.com, or http://127.0.0.1:PORT for a local sandbox"
+        );
+        assert!(hint(parse_base_url("https://u:p@example.com").unwrap_err()).contains("--token-file"));
+        assert!(hint(ApiVersion::parse("23").unwrap_err()).contains("--api-version"));
     }
 }

@@ -24,6 +24,34 @@ impl Operation {
     }
 }
 
+/// What a configuration error found before any request is about. The client names the problem;
+/// the application words the fix (`crate::hints`), since only it knows the flags, environment
+/// variables and manifest keys that set each value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigProblem {
+    /// Not a Graph API version (`vN.0`).
+    ApiVersion,
+    /// A Graph URL that is not a plain https base URL (bad syntax, scheme, host, query).
+    GraphUrl,
+    /// Plain http:// to a host that is not loopback.
+    PlainHttp,
+    /// A Graph URL with `user:password@`.
+    UrlCredentials,
+    /// The token (from a file or the environment) is empty.
+    TokenEmpty,
+    /// The token holds spaces, line breaks or non-ASCII characters.
+    TokenNotOneWord,
+    /// The token file cannot be read.
+    TokenFileUnreadable,
+    /// The token file holds nothing.
+    TokenFileEmpty,
+    /// The token's environment variable is set but empty.
+    TokenEnvEmpty,
+    /// No token at all.
+    NoToken,
+}
+
 /// The causes Meta reports under the one code 2388103, told apart by their texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

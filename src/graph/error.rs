@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::class::{ErrorClass, Operation};
+use super::class::{ConfigProblem, ErrorClass, Operation};
 use super::classify::classify;
 use super::envelope::ApiError;
 
@@ -53,6 +53,8 @@ struct Repr {
     detail: Option<String>,
     /// For local errors, a hint more precise than the class's.
     hint: Option<String>,
+    /// For configuration errors, what is wrong, for the application to word the fix.
+    problem: Option<ConfigProblem>,
     /// How long Meta asked us to stay away (from `X-Business-Use-Case-Usage`).
     #[serde(skip)]
     retry_after: Option<Duration>,
@@ -72,6 +74,7 @@ impl GraphError {
             api: None,
             detail: Some(message.into()),
             hint: Some(hint.into()),
+            problem: None,
             retry_after: None,
             attempts: 0,
         }))
@@ -79,6 +82,21 @@ impl GraphError {
 
     pub(crate) fn config(message: impl Into<String>, hint: impl Into<String>) -> GraphError {
         GraphError::local(ErrorClass::Config, message, hint)
+    }
+
+    /// A configuration problem whose fix the application words (it names wamig's flags).
+    pub(crate) fn misconfigured(message: impl Into<String>, problem: ConfigProblem) -> GraphError {
+        GraphError(Box::new(Repr {
+            class: ErrorClass::Config,
+            request: None,
+            http_status: None,
+            api: None,
+            detail: Some(message.into()),
+            hint: None,
+            problem: Some(problem),
+            retry_after: None,
+            attempts: 0,
+        }))
     }
 
     pub(crate) fn input(message: impl Into<String>, hint: impl Into<String>) -> GraphError {
@@ -93,6 +111,7 @@ impl GraphError {
             api: None,
             detail: Some(detail),
             hint: None,
+            problem: None,
             retry_after: None,
             attempts: 1,
         }))
@@ -110,6 +129,7 @@ impl GraphError {
             api: None,
             detail: Some(detail),
             hint: None,
+            problem: None,
             retry_after: None,
             attempts: 1,
         }))
@@ -133,6 +153,7 @@ impl GraphError {
                     api: Some(api),
                     detail: None,
                     hint: None,
+                    problem: None,
                     retry_after: None,
                     attempts: 1,
                 }))
@@ -156,6 +177,7 @@ impl GraphError {
                         excerpt(body, scrub)
                     )),
                     hint: None,
+                    problem: None,
                     retry_after: None,
                     attempts: 1,
                 }))
@@ -278,6 +300,11 @@ impl GraphError {
     /// with; Graph's own answers have none, their hint is worded by `crate::hints`.
     pub fn local_hint(&self) -> Option<&str> {
         self.0.hint.as_deref()
+    }
+
+    /// What a configuration error is about, when the client found one before any call.
+    pub fn config_problem(&self) -> Option<ConfigProblem> {
+        self.0.problem
     }
 
     /// Repeating this read may succeed (the retry loop uses it).

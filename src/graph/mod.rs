@@ -21,7 +21,7 @@ mod retry;
 mod usage;
 
 pub use crate::vocabulary::CodeMethod;
-pub use class::{ErrorClass, MigrationBlock, Operation, by_name as class_by_name};
+pub use class::{ConfigProblem, ErrorClass, MigrationBlock, Operation, by_name as class_by_name};
 pub use classify::{classify, migration_block};
 pub use client::{GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
 pub use config::{

@@ -1,12 +1,13 @@
-//! Owns the typed Graph nodes wamig reads (WABA, phone number, subscribed app, message template,
-//! token info), their enums, and the field lists wamig requests. Deserialization is lenient by
-//! design: every field is optional, an enum value Meta adds tomorrow is kept as `Other(..)`,
-//! ids that arrive as numbers become strings, booleans that arrive as strings are read, and a
-//! template's `quality_score` may be a string or an object. A live response must never fail to
-//! parse because Meta changed a detail. No migration logic here (what a status *means* for a
-//! plan is `plan/`'s business).
+//! Owns the typed Graph nodes wamig reads (WABA, phone number, subscribed app, message template;
+//! token info in `token.rs`) and their enums; the field lists wamig requests are in `fields.rs`.
+//! Deserialization is lenient by design: every field is optional, an enum value Meta adds
+//! tomorrow is kept as `Other(..)`, ids that arrive as numbers become strings, booleans that
+//! arrive as strings are read, and a template's `quality_score` may be a string or an object. A
+//! live response must never fail to parse because Meta changed a detail. No migration logic
+//! here (what a status *means* for a plan is `plan/`'s business).
 
-use std::fmt;
+mod fields;
+mod token;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -16,6 +17,16 @@ pub use crate::vocabulary::{
     AccountMode, AccountReviewStatus, BusinessVerificationStatus, CanSendMessage, CodeVerificationStatus,
     MessagingLimitTier, NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating,
     TemplateCategory, TemplateStatus, ThroughputLevel,
+};
+
+pub use fields::{
+    EDGE_PAGE_LIMIT, FieldSpec, MESSAGE_TEMPLATE_FIELDS, PHONE_NUMBER_FIELDS, SUBSCRIBED_APP_FIELDS,
+    WABA_FIELDS, WABA_RESTRICTED_FIELDS, message_template_fields, phone_number_fields, subscribed_app_fields,
+    waba_fields, waba_fields_with_edges,
+};
+pub use token::{
+    DebugTokenData, GranularScope, PermissionEntry, SCOPE_MANAGEMENT, SCOPE_MESSAGING, TokenInfo,
+    TokenInfoSource,
 };
 
 /// Reads a string, or a number as its decimal text; anything else is `None`.
@@ -311,308 +322,10 @@ impl MessageTemplate {
     }
 }
 
-/// One `granular_scopes` entry of debug_token. `target_ids` absent = the scope is not limited
-/// to particular assets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GranularScope {
-    #[serde(deserialize_with = "lenient_id")]
-    pub scope: String,
-    #[serde(deserialize_with = "lenient_optional_strings")]
-    pub target_ids: Option<Vec<String>>,
-}
-
-fn lenient_optional_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    let value = Value::deserialize(d)?;
-    if value.is_null() {
-        return Ok(None);
-    }
-    lenient_strings(value).map(Some).map_err(serde::de::Error::custom)
-}
-
-/// `data` of `GET /debug_token`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DebugTokenData {
-    #[serde(deserialize_with = "lenient_string")]
-    pub app_id: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub application: Option<String>,
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
-    pub token_type: Option<String>,
-    #[serde(deserialize_with = "lenient_bool")]
-    pub is_valid: Option<bool>,
-    #[serde(deserialize_with = "lenient_i64")]
-    pub expires_at: Option<i64>,
-    #[serde(deserialize_with = "lenient_i64")]
-    pub data_access_expires_at: Option<i64>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub user_id: Option<String>,
-    #[serde(deserialize_with = "lenient_strings")]
-    pub scopes: Vec<String>,
-    #[serde(deserialize_with = "lenient")]
-    pub granular_scopes: Option<Vec<GranularScope>>,
-}
-
-/// One entry of `GET /me/permissions`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct PermissionEntry {
-    #[serde(deserialize_with = "lenient_id")]
-    pub permission: String,
-    #[serde(deserialize_with = "lenient_string")]
-    pub status: Option<String>,
-}
-
-/// Where [`TokenInfo`] came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenInfoSource {
-    DebugToken,
-    /// debug_token was refused; only granted permissions are known, not their targets.
-    Permissions,
-}
-
-pub const SCOPE_MANAGEMENT: &str = "whatsapp_business_management";
-pub const SCOPE_MESSAGING: &str = "whatsapp_business_messaging";
-
-/// What the token may do, as far as Graph tells.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenInfo {
-    pub source: TokenInfoSource,
-    pub is_valid: Option<bool>,
-    pub token_type: Option<String>,
-    pub app_id: Option<String>,
-    pub application: Option<String>,
-    /// Unix seconds; 0 = never expires.
-    pub expires_at: Option<i64>,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    pub granular_scopes: Vec<GranularScope>,
-    /// Permissions the user declined or that expired (only from `/me/permissions`).
-    pub declined: Vec<String>,
-}
-
-impl TokenInfo {
-    pub(crate) fn from_debug_token(data: DebugTokenData) -> Self {
-        TokenInfo {
-            source: TokenInfoSource::DebugToken,
-            is_valid: data.is_valid,
-            token_type: data.token_type,
-            app_id: data.app_id,
-            application: data.application,
-            expires_at: data.expires_at,
-            scopes: data.scopes,
-            granular_scopes: data.granular_scopes.unwrap_or_default(),
-            declined: Vec::new(),
-        }
-    }
-
-    pub(crate) fn from_permissions(entries: Vec<PermissionEntry>) -> Self {
-        let (granted, other): (Vec<_>, Vec<_>) =
-            entries.into_iter().partition(|e| e.status.as_deref().unwrap_or("granted") == "granted");
-        TokenInfo {
-            source: TokenInfoSource::Permissions,
-            is_valid: Some(true),
-            token_type: None,
-            app_id: None,
-            application: None,
-            expires_at: None,
-            scopes: granted.into_iter().map(|e| e.permission).collect(),
-            granular_scopes: Vec::new(),
-            declined: other.into_iter().map(|e| e.permission).collect(),
-        }
-    }
-
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
-    }
-
-    /// Whether `scope` covers asset `id`: `Some(false)` when the scope is missing or its
-    /// `target_ids` exclude `id`, `Some(true)` when included, `None` when Graph did not say.
-    pub fn covers(&self, scope: &str, id: &str) -> Option<bool> {
-        if !self.has_scope(scope) {
-            return Some(false);
-        }
-        let granular = self.granular_scopes.iter().find(|g| g.scope == scope)?;
-        match &granular.target_ids {
-            Some(ids) => Some(ids.iter().any(|t| t == id)),
-            None => Some(true),
-        }
-    }
-}
-
-// --- field lists ---------------------------------------------------------------------------
-
-pub const WABA_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "account_review_status",
-    "business_verification_status",
-    "primary_funding_id",
-    "owner_business_info",
-    "on_behalf_of_business_info",
-    "ownership_type",
-    "status",
-];
-
-/// WABA fields Graph may refuse to an app that is not a Solution Partner's (error 10 or 200):
-/// a refused read is retried without them (see `GraphClient::waba`).
-pub const WABA_RESTRICTED_FIELDS: &[&str] =
-    &["primary_funding_id", "owner_business_info", "on_behalf_of_business_info", "ownership_type"];
-
-pub const PHONE_NUMBER_FIELDS: &[&str] = &[
-    "id",
-    "display_phone_number",
-    "verified_name",
-    "name_status",
-    "new_name_status",
-    "code_verification_status",
-    "quality_rating",
-    "status",
-    "platform_type",
-    "account_mode",
-    "is_on_biz_app",
-    "is_pin_enabled",
-    "is_official_business_account",
-    "messaging_limit_tier",
-    "throughput",
-];
-
-pub const SUBSCRIBED_APP_FIELDS: &[&str] = &["whatsapp_business_api_data"];
-
-pub const MESSAGE_TEMPLATE_FIELDS: &[&str] =
-    &["id", "name", "language", "status", "category", "quality_score"];
-
-/// Page size asked for on edges (Graph's maximum for `phone_numbers` is 100).
-pub const EDGE_PAGE_LIMIT: u32 = 100;
-
-/// A `fields=` value: plain fields and expanded edges, e.g.
-/// `name,phone_numbers.limit(100){id,display_phone_number}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldSpec(Vec<Field>);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Field {
-    Plain(String),
-    Edge { name: String, limit: Option<u32>, fields: FieldSpec },
-}
-
-impl FieldSpec {
-    pub fn new(fields: &[&str]) -> Self {
-        FieldSpec(fields.iter().map(|f| Field::Plain((*f).to_owned())).collect())
-    }
-
-    /// Adds an expanded edge: `name.limit(n){fields}`.
-    pub fn edge(mut self, name: &str, limit: Option<u32>, fields: FieldSpec) -> Self {
-        self.0.push(Field::Edge { name: name.to_owned(), limit, fields });
-        self
-    }
-
-    /// The same spec without plain field `name`, at any depth (used when Graph says a field
-    /// does not exist on this API version). Edges are kept.
-    pub fn without(&self, name: &str) -> Self {
-        FieldSpec(
-            self.0
-                .iter()
-                .filter(|f| !matches!(f, Field::Plain(n) if n == name))
-                .map(|f| match f {
-                    Field::Edge { name: edge, limit, fields } => {
-                        Field::Edge { name: edge.clone(), limit: *limit, fields: fields.without(name) }
-                    }
-                    plain => plain.clone(),
-                })
-                .collect(),
-        )
-    }
-
-    /// Whether plain field `name` appears at any depth.
-    pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|f| match f {
-            Field::Plain(n) => n == name,
-            Field::Edge { fields, .. } => fields.contains(name),
-        })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Display for FieldSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, field) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            match field {
-                Field::Plain(name) => f.write_str(name)?,
-                Field::Edge { name, limit, fields } => {
-                    f.write_str(name)?;
-                    if let Some(limit) = limit {
-                        write!(f, ".limit({limit})")?;
-                    }
-                    if !fields.is_empty() {
-                        write!(f, "{{{fields}}}")?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-pub fn phone_number_fields() -> FieldSpec {
-    FieldSpec::new(PHONE_NUMBER_FIELDS)
-}
-
-pub fn subscribed_app_fields() -> FieldSpec {
-    FieldSpec::new(SUBSCRIBED_APP_FIELDS)
-}
-
-pub fn message_template_fields() -> FieldSpec {
-    FieldSpec::new(MESSAGE_TEMPLATE_FIELDS)
-}
-
-/// The WABA node fields only.
-pub fn waba_fields() -> FieldSpec {
-    FieldSpec::new(WABA_FIELDS)
-}
-
-/// The WABA with its three edges expanded: one round trip for a whole WABA.
-pub fn waba_fields_with_edges() -> FieldSpec {
-    waba_fields()
-        .edge("phone_numbers", Some(EDGE_PAGE_LIMIT), phone_number_fields())
-        .edge("subscribed_apps", None, subscribed_app_fields())
-        .edge("message_templates", Some(EDGE_PAGE_LIMIT), message_template_fields())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn field_specs_render_like_graph_expects() {
-        let spec = FieldSpec::new(&["name"]).edge(
-            "phone_numbers",
-            Some(100),
-            FieldSpec::new(&["id", "display_phone_number"]),
-        );
-        assert_eq!(spec.to_string(), "name,phone_numbers.limit(100){id,display_phone_number}");
-        let full = waba_fields_with_edges().to_string();
-        assert!(full.starts_with("id,name,account_review_status,"));
-        assert!(full.contains(",phone_numbers.limit(100){id,display_phone_number,verified_name,"));
-        assert!(full.contains(",subscribed_apps{whatsapp_business_api_data},"));
-        assert!(
-            full.ends_with(",message_templates.limit(100){id,name,language,status,category,quality_score}")
-        );
-        let without = waba_fields_with_edges().without("is_pin_enabled");
-        assert!(waba_fields_with_edges().contains("is_pin_enabled"));
-        assert!(!without.contains("is_pin_enabled"));
-        assert!(without.to_string().contains("is_on_biz_app,is_official_business_account"));
-        assert_eq!(FieldSpec::new(&[]).edge("x", None, FieldSpec::default()).to_string(), "x");
-    }
 
     #[test]
     fn waba_with_expanded_edges_from_documented_shapes() {
@@ -725,37 +438,5 @@ mod tests {
         assert_eq!(health.entities[2].additional_info, ["a note"]);
         let odd: PhoneNumber = serde_json::from_value(json!({"id": "1", "health_status": "weird"})).unwrap();
         assert_eq!(odd.health_status, None);
-    }
-
-    #[test]
-    fn token_info_from_both_sources() {
-        let data: DebugTokenData = serde_json::from_value(json!({
-            "app_id": "000000000000000", "type": "SYSTEM_USER", "application": "wamig",
-            "data_access_expires_at": 0, "expires_at": 0, "is_valid": true,
-            "scopes": ["whatsapp_business_management", "whatsapp_business_messaging"],
-            "granular_scopes": [
-                {"scope": "whatsapp_business_management", "target_ids": ["104996122399160"]},
-                {"scope": "whatsapp_business_messaging"}
-            ],
-            "user_id": "111"
-        }))
-        .unwrap();
-        let info = TokenInfo::from_debug_token(data);
-        assert_eq!(info.expires_at, Some(0));
-        assert_eq!(info.covers(SCOPE_MANAGEMENT, "104996122399160"), Some(true));
-        assert_eq!(info.covers(SCOPE_MANAGEMENT, "999"), Some(false));
-        assert_eq!(info.covers(SCOPE_MESSAGING, "999"), Some(true));
-        assert_eq!(info.covers("business_management", "1"), Some(false));
-
-        let entries: Vec<PermissionEntry> = serde_json::from_value(json!([
-            {"permission": "whatsapp_business_management", "status": "granted"},
-            {"permission": "whatsapp_business_messaging", "status": "declined"}
-        ]))
-        .unwrap();
-        let info = TokenInfo::from_permissions(entries);
-        assert!(info.has_scope(SCOPE_MANAGEMENT));
-        assert!(!info.has_scope(SCOPE_MESSAGING));
-        assert_eq!(info.declined, vec![SCOPE_MESSAGING.to_owned()]);
-        assert_eq!(info.covers(SCOPE_MANAGEMENT, "1"), None);
     }
 }
