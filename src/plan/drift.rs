@@ -66,6 +66,9 @@ pub struct Input<'a> {
     pub destination: Option<&'a WabaView>,
     /// The journal's record for this number in this destination, when it applies.
     pub record: Option<&'a NumberRecord>,
+    /// Graph accepted a write that its reads do not show yet: a number missing from the
+    /// destination may only be lagging, unless another WABA lists it.
+    pub confirming: bool,
     pub snapshot: &'a Snapshot,
 }
 
@@ -111,6 +114,9 @@ fn moved_away(input: &Input<'_>) -> Option<Drift> {
         .filter(|(waba, node)| waba.id != input.destination_waba && !node.is_migrated_away())
         .map(|(waba, _)| waba.id.as_str())
         .collect();
+    if elsewhere.is_empty() && listing.is_none() && input.confirming {
+        return None;
+    }
     let now = match (elsewhere.as_slice(), listing) {
         ([one], _) => format!("it now lives in WABA {one}"),
         ([], Some(_)) => format!(

@@ -205,6 +205,7 @@ fn plan_number(
         destination_waba: ctx.dest_id,
         destination: ctx.dest,
         record: ctx.record,
+        confirming: ctx.position.confirming.is_some(),
         snapshot,
     });
 

@@ -182,6 +182,23 @@ fn a_number_moved_away_since_wamig_moved_it() {
 }
 
 #[test]
+fn right_after_a_write_a_missing_number_is_graph_lagging_not_moved_away() {
+    let mut world = World::new();
+    world.want(PHONE, DEST, Some(SOURCE));
+    world.list(SOURCE, migrated_number(PHONE, "6001"));
+    let record = world.record(PHONE, DEST);
+    record.phone_number_id = Some("7001".into());
+    record.initiated_at = Some(at("2026-09-11T09:30:00Z"));
+    record.verified_at = Some(at("2026-09-11T09:40:00Z"));
+    record.registered_at = Some(at("2026-09-11T09:45:00Z"));
+    assert!(only(&world).drift.is_empty(), "the destination's reads lag its writes");
+    // Listed live elsewhere, it cannot be lagging.
+    world.put(waba("109000000000001", "someone-else"));
+    world.list("109000000000001", live_number(PHONE, "9001"));
+    assert_eq!(ids(&only(&world)), [("number.moved_away", Severity::Critical)]);
+}
+
+#[test]
 fn moved_away_needs_the_journal_and_a_readable_destination() {
     let mut world = World::new();
     world.want(PHONE, DEST, Some(SOURCE));
