@@ -605,3 +605,6 @@ impl<G: MigrationCalls> Run<'_, G> {
         found
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -81,12 +81,16 @@ impl<G: MigrationCalls> Run<'_, G> {
         }
         let source_templates =
             source.as_ref().and_then(|s| shared.snapshot.waba(s)).and_then(|w| w.templates.clone());
-        let destination_templates = shared
-            .calls
-            .message_templates(&self.number.destination_waba)
-            .await
-            .ok()
-            .map(|list| list.iter().map(observe::template_view).collect::<Vec<_>>());
+        // Without the source's templates there is nothing to compare the destination's with.
+        let destination_templates = match &source_templates {
+            Some(_) => shared
+                .calls
+                .message_templates(&self.number.destination_waba)
+                .await
+                .ok()
+                .map(|list| list.iter().map(observe::template_view).collect::<Vec<_>>()),
+            None => None,
+        };
         report.templates = match (source_templates, destination_templates) {
             (Some(source), Some(destination)) => {
                 let before = shared

@@ -6,7 +6,7 @@ use super::planner::{Ctx, ON_PREMISE_NOTE, PERMISSION_MESSAGING};
 use crate::journal::CODE_COOLDOWN;
 use crate::migration::{self, OwnershipDoubt, Stage, Step};
 use crate::observe::NumberView;
-use crate::vocabulary::PlatformType;
+use crate::vocabulary::{CodeVerificationStatus, PhoneNumberStatus, PlatformType};
 
 /// `key: value` lines of a number's state, as `NumberPlan::current` and `desired` hold them.
 type Lines = Vec<(String, String)>;
@@ -63,7 +63,7 @@ pub(super) fn lines(ctx: &Ctx<'_>) -> (Lines, Lines) {
             let status = ctx
                 .dest_node
                 .and_then(|n| n.code_verification_status.as_ref())
-                .map_or("NOT_VERIFIED", |s| s.as_str());
+                .map_or(CodeVerificationStatus::NotVerified.as_str(), |s| s.as_str());
             let status = match ctx.position.doubt {
                 Some(_) => format!("{status} (not counted: see notes)"),
                 None => status.to_owned(),
@@ -75,10 +75,10 @@ pub(super) fn lines(ctx: &Ctx<'_>) -> (Lines, Lines) {
                 None => format!("{status}, no code requested yet"),
             }
         }
-        Stage::Verified { .. } | Stage::Registered { .. } => "VERIFIED".into(),
+        Stage::Verified { .. } | Stage::Registered { .. } => CodeVerificationStatus::Verified.to_string(),
     };
     current.push(line("verification", verification));
-    desired.push(line("verification", "VERIFIED".into()));
+    desired.push(line("verification", CodeVerificationStatus::Verified.to_string()));
 
     let not_required = "no (register: false)";
     let dest_registered = ctx.dest_node.filter(|n| migration::is_registered(n));
@@ -114,7 +114,11 @@ pub(super) fn lines(ctx: &Ctx<'_>) -> (Lines, Lines) {
             && (ctx.will_register() || ctx.verified())
         {
             current.push(line("status", status.to_string()));
-            let then = if ctx.will_register() { "CONNECTED".to_owned() } else { status.to_string() };
+            let then = if ctx.will_register() {
+                PhoneNumberStatus::Connected.to_string()
+            } else {
+                status.to_string()
+            };
             desired.push(line("status", then));
         }
         let carried = [

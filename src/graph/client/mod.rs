@@ -28,7 +28,6 @@ use super::retry::{Decision, Jitter, RetryPolicy, Sleeper, decide};
 use super::usage::{APP_USAGE_HEADER, BUC_HEADER, Usage, parse_app_usage, parse_buc, regain_wait};
 use crate::secret::{Secret, scrub};
 use crate::ui::{Level, LogFormat, Ui};
-use crate::vocabulary::CodeMethod;
 
 /// Graph's commonly cited limit of ids per `?ids=` request.
 pub const MAX_IDS_PER_REQUEST: usize = 50;

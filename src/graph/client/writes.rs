@@ -3,10 +3,11 @@
 
 use serde_json::Value;
 
-use super::{Call, CodeMethod, GraphClient, check_id, check_six_digits, is_digits, shape_error};
+use super::{Call, GraphClient, check_id, check_six_digits, is_digits, shape_error};
 use crate::graph::class::Operation;
 use crate::graph::error::GraphError;
 use crate::secret::Secret;
+use crate::vocabulary::CodeMethod;
 
 impl GraphClient {
     /// Step 2: `POST /{dest_waba}/phone_numbers` with `cc`, `phone_number` (national number,

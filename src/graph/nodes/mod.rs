@@ -1,10 +1,10 @@
 //! Owns the typed Graph nodes wamig reads (WABA, phone number, subscribed app, message template;
-//! token info in `token.rs`) and their enums; the field lists wamig requests are in `fields.rs`.
-//! Deserialization is lenient by design: every field is optional, an enum value Meta adds
-//! tomorrow is kept as `Other(..)`, ids that arrive as numbers become strings, booleans that
-//! arrive as strings are read, and a template's `quality_score` may be a string or an object. A
-//! live response must never fail to parse because Meta changed a detail. No migration logic
-//! here (what a status *means* for a plan is `plan/`'s business).
+//! token info in `token.rs`); the field lists wamig requests are in `fields.rs`, and Graph's
+//! enums live in `crate::vocabulary`. Deserialization is lenient by design: every field is
+//! optional, an enum value Meta adds tomorrow is kept as `Other(..)`, ids that arrive as numbers
+//! become strings, booleans that arrive as strings are read, and a template's `quality_score`
+//! may be a string or an object. A live response must never fail to parse because Meta changed
+//! a detail. No migration logic here (what a status *means* for a plan is `plan/`'s business).
 
 mod fields;
 mod token;
@@ -18,7 +18,6 @@ pub use crate::vocabulary::{
     MessagingLimitTier, NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating,
     TemplateCategory, TemplateStatus, ThroughputLevel,
 };
-
 pub use fields::{
     EDGE_PAGE_LIMIT, FieldSpec, MESSAGE_TEMPLATE_FIELDS, PHONE_NUMBER_FIELDS, SUBSCRIBED_APP_FIELDS,
     WABA_FIELDS, WABA_RESTRICTED_FIELDS, message_template_fields, phone_number_fields, subscribed_app_fields,
