@@ -85,12 +85,35 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Walk a whole migration against a built-in sandbox: no credentials, no network.
     Demo,
+    /// Write a manifest from live state: the numbers of --waba WABAs where they are, or every
+    /// number of each --from WABA moved to its --to WABA.
+    Import(ImportArgs),
     /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
     ///
     /// For example `wamig completions bash > ~/.local/share/bash-completion/completions/wamig`,
     /// `wamig completions zsh > ~/.zfunc/_wamig` (with ~/.zfunc in fpath), or
     /// `wamig completions fish > ~/.config/fish/completions/wamig.fish`.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("selection").required(true).multiple(true).args(["wabas", "from"]))]
+pub struct ImportArgs {
+    /// A WABA whose numbers the manifest keeps where they are (repeatable); it plans in sync.
+    #[arg(long = "waba", value_name = "ID", conflicts_with_all = ["from", "to"])]
+    pub wabas: Vec<String>,
+    /// A source WABA: every number it holds moves to the --to given with it (repeatable, in pairs).
+    #[arg(long = "from", value_name = "SOURCE", requires = "to")]
+    pub from: Vec<String>,
+    /// The destination WABA of the --from before it.
+    #[arg(long = "to", value_name = "DEST", requires = "from")]
+    pub to: Vec<String>,
+    /// Write the manifest to FILE instead of stdout; an existing FILE is refused without --force.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +285,17 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         .map(|()| ExitStatus::Success)
         .map_err(Error::from),
         Command::Demo => crate::demo::run(ui),
+        Command::Import(args) => {
+            let selection = crate::import::Selection::from_args(&args.wabas, &args.from, &args.to)?;
+            let client = client_for(&cli.global, None, ui, 4)?;
+            let options = crate::import::ImportOptions {
+                selection,
+                output: args.output,
+                force: args.force,
+                api_version: cli.global.api_version.clone(),
+            };
+            runtime()?.block_on(crate::import::run(&client, &options, ui))
+        }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -354,11 +388,21 @@ fn graph_client(
     ui: &Ui,
     concurrency: usize,
 ) -> Result<GraphClient, Error> {
+    client_for(global, manifest.desired.api_version.as_deref(), ui, concurrency)
+}
+
+/// The same, for a command without a manifest (`import`) or with its version already read.
+fn client_for(
+    global: &GlobalOptions,
+    manifest_version: Option<&str>,
+    ui: &Ui,
+    concurrency: usize,
+) -> Result<GraphClient, Error> {
     let token = crate::graph::load_token(global.token_file.as_deref())?;
     let version = global
         .api_version
         .clone()
-        .or_else(|| manifest.desired.api_version.clone())
+        .or_else(|| manifest_version.map(str::to_owned))
         .unwrap_or_else(|| crate::graph::DEFAULT_API_VERSION.to_owned());
     let config = crate::graph::GraphConfig::new(&global.graph_url, &version, token)?
         .with_app_secret(crate::graph::app_secret_from_env())

@@ -19,6 +19,8 @@ pub enum Error {
     Pin(#[from] crate::apply::codes::PinError),
     #[error(transparent)]
     Demo(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     /// Several problems found together (every PIN checked before the first write, say).
     #[error("{} problems", .0.len())]
     Many(Vec<Diagnostic>),
@@ -42,6 +44,7 @@ impl ToDiagnostics for Error {
             Error::PlanFile(error) => error.diagnostics(),
             Error::Pin(error) => error.diagnostics(),
             Error::Demo(error) => error.diagnostics(),
+            Error::Import(error) => error.diagnostics(),
             Error::Many(diagnostics) => diagnostics.clone(),
             Error::Usage { message, hint } => {
                 vec![Diagnostic::new(message.clone()).with_optional_hint(hint.clone())]

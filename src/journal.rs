@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Diagnostic, ToDiagnostics};
 use crate::graph::ErrorClass;
 use crate::migration::Step;
-use crate::vocabulary::CodeMethod;
+use crate::vocabulary::{CodeMethod, MessagingLimitTier};
 
 pub mod lock;
 
@@ -60,6 +60,10 @@ pub struct NumberRecord {
     pub registered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates_checked_at: Option<Timestamp>,
+    /// The messaging limit tier the number had when apply last saw it arrive in the
+    /// destination: the baseline `plan` reports a lowered limit against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging_limit_tier: Option<MessagingLimitTier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<RecordedError>,
 }

@@ -120,6 +120,10 @@ pub struct NumberPlan {
     pub templates: Option<TemplateForecast>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What degraded since the number arrived (for an in-sync number), or that it was moved away
+    /// since wamig moved it: for people to look at, never a change. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<super::drift::Drift>,
     /// Manifest line of this number's entry, for messages; not part of the digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_line: Option<usize>,

@@ -200,6 +200,17 @@ fn plan_number(
         _ => Some(forecast(&ctx)),
     };
     let (current, desired_lines) = lines(&ctx);
+    let drift = super::drift::drift(&super::drift::Input {
+        e164: &ctx.e164(),
+        digits: number.phone.digits(),
+        action,
+        register: number.register,
+        destination_waba: ctx.dest_id,
+        destination: ctx.dest,
+        record: ctx.record,
+        confirming: ctx.position.confirming.is_some(),
+        snapshot,
+    });
 
     NumberPlan {
         phone: ctx.e164(),
@@ -219,6 +230,7 @@ fn plan_number(
         desired: desired_lines,
         templates,
         notes: notes(&ctx, action),
+        drift,
         manifest_line: (number.line > 0).then_some(number.line),
     }
 }
