@@ -6,6 +6,8 @@
 //! planner and its renderers, `apply` executes plans, `hints` words what a user should do after
 //! a Graph failure, `sandbox` emulates the Graph API, `cli` turns arguments into calls of these.
 
+#![forbid(unsafe_code)]
+
 pub mod apply;
 pub mod cli;
 pub mod commands;

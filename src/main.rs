@@ -1,5 +1,7 @@
 //! The `wamig` binary: parses the command line, runs the command, renders errors, exits.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
