@@ -27,6 +27,7 @@ pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
+pub mod status;
 pub mod ui;
 pub mod vocabulary;
 

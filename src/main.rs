@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     match wamig::cli::run(cli, &ui) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
-            wamig::cli::report_error(&error, &ui);
+            error.report(&ui);
             ExitCode::from(wamig::ExitStatus::Error.code())
         }
     }
