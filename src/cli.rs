@@ -1,4 +1,4 @@
-//! Owns the command line: clap definitions of DESIGN §2 and, for each command, turning arguments
+//! Owns the command line: the clap definitions (README.md) and, for each command, turning arguments
 //! into options for one library call. No business logic lives here.
 
 use std::path::PathBuf;
