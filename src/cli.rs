@@ -1,4 +1,4 @@
-//! Owns the command line: clap definitions of DESIGN §2 and, for each command, turning arguments
+//! Owns the command line: the clap definitions (README.md) and, for each command, turning arguments
 //! into options for one library call. No business logic lives here.
 
 use std::path::PathBuf;
@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::PlanFormat;
-use crate::diag::ToDiagnostics;
 use crate::graph::GraphClient;
 use crate::manifest::LoadedManifest;
 use crate::ui::{ColorChoice, Level, LogFormat, Ui};
@@ -266,8 +265,8 @@ impl GlobalOptions {
 /// Runs one parsed command line.
 pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
     match cli.command {
-        Command::Validate => validate(&cli.global, ui),
-        Command::Schema(args) => schema(&args, ui),
+        Command::Validate => crate::commands::validate(&cli.global.manifest, ui),
+        Command::Schema(args) => crate::commands::schema(args.check, ui),
         Command::Sandbox(args) => crate::sandbox::run(
             crate::sandbox::RunOptions {
                 world: args.world,
@@ -409,88 +408,4 @@ fn client_for(
         .with_ui(ui.clone())
         .with_max_concurrency(concurrency);
     Ok(GraphClient::new(config)?)
-}
-
-/// Reports the error a command ended with: rendered for people, or, with `--log-format json`,
-/// as one `error` event carrying every problem, so a log reader never has to parse prose.
-pub fn report_error(error: &Error, ui: &Ui) {
-    if ui.log_format != LogFormat::Json {
-        ui.err(&render_error(error, ui));
-        return;
-    }
-    let diagnostics = error.diagnostics();
-    let problems: Vec<serde_json::Value> = diagnostics
-        .iter()
-        .map(|d| {
-            serde_json::json!({
-                "message": d.message,
-                "location": d.location.as_ref().map(|l| serde_json::json!({
-                    "path": l.path, "line": l.line, "column": l.column,
-                })),
-                "causes": d.causes,
-                "hint": d.hint,
-            })
-        })
-        .collect();
-    let (message, hint) = match diagnostics.as_slice() {
-        [only] => (only.message.clone(), only.hint.clone()),
-        many => (format!("{} problems found", many.len()), None),
-    };
-    ui.event(
-        Level::Error,
-        "error",
-        &message,
-        serde_json::json!({"hint": hint, "problems": problems, "exit_code": ExitStatus::Error.code()}),
-    );
-}
-
-/// Renders an error for stderr, with a closing count when a manifest has several problems.
-pub fn render_error(error: &Error, ui: &Ui) -> String {
-    let mut text = crate::diag::render(&error.diagnostics(), &ui.stderr_styles);
-    if let Error::Manifest(manifest_error) = error {
-        let count = manifest_error.problem_count();
-        if count > 1 {
-            text.push_str(&format!("\n{count} problems found; fix them and run `wamig validate` again\n"));
-        }
-    }
-    text
-}
-
-fn validate(global: &GlobalOptions, ui: &Ui) -> Result<ExitStatus, Error> {
-    let loaded = crate::manifest::load(&global.manifest)?;
-    let destinations = loaded.desired.destinations.len();
-    let numbers = loaded.desired.numbers.len();
-    ui.out(&format!(
-        "{} is valid: {destinations} destination{}, {numbers} number{}\n",
-        global.manifest.display(),
-        if destinations == 1 { "" } else { "s" },
-        if numbers == 1 { "" } else { "s" },
-    ));
-    Ok(ExitStatus::Success)
-}
-
-/// Where `wamig schema --check` expects the committed schema, relative to the working directory.
-pub const SCHEMA_PATH: &str = "schemas/manifest.schema.json";
-
-fn schema(args: &SchemaArgs, ui: &Ui) -> Result<ExitStatus, Error> {
-    let generated = crate::manifest::model::json_schema_text();
-    if !args.check {
-        ui.out(&generated);
-        return Ok(ExitStatus::Success);
-    }
-    let committed = std::fs::read_to_string(SCHEMA_PATH).map_err(|error| {
-        Error::usage(
-            format!("cannot read {SCHEMA_PATH}: {error}"),
-            "run `wamig schema --check` from the repository root, or create the file with `wamig schema > schemas/manifest.schema.json`",
-        )
-    })?;
-    if committed == generated {
-        ui.out(&format!("{SCHEMA_PATH} is up to date\n"));
-        Ok(ExitStatus::Success)
-    } else {
-        Err(Error::usage(
-            format!("{SCHEMA_PATH} is out of date with the manifest types"),
-            "regenerate it with `wamig schema > schemas/manifest.schema.json` and commit the result",
-        ))
-    }
 }

@@ -7,6 +7,8 @@
 //! `apply` executes plans, `hints` words what a user should do after a Graph failure, `sandbox`
 //! emulates the Graph API, `cli` turns arguments into calls of these.
 
+#![forbid(unsafe_code)]
+
 pub mod apply;
 pub mod cli;
 pub mod commands;
@@ -27,6 +29,7 @@ pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
+pub mod status;
 pub mod ui;
 pub mod vocabulary;
 

@@ -1,7 +1,7 @@
 //! Owns the plan's data: what `wamig plan` prints, `--out` saves, `show` renders and `apply`
-//! executes. Its JSON form is a documented interface (DESIGN §5): `format_version`, `summary`,
-//! `numbers[]` with `phone`, `destination_waba`, `source_waba`, `action`, `checks`, `steps`, and
-//! `unmanaged` are fixed; other fields may be added, never renamed. It holds no secret.
+//! executes. Its JSON form is a documented interface (docs/plan-json.md): `format_version`,
+//! `summary`, `numbers[]` with `phone`, `destination_waba`, `source_waba`, `action`, `checks`,
+//! `steps`, and `unmanaged` are fixed; other fields may be added, never renamed. No secret.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +9,7 @@ pub use super::cost::{WabaCost, WabaRole};
 use crate::vocabulary::PhoneNumberStatus;
 
 pub const FORMAT_VERSION: u32 = 1;
-/// A saved plan older than this is refused by `apply` (DESIGN §5).
+/// A saved plan older than this is refused by `apply` (docs/plan-json.md, `ttl_seconds`).
 pub const DEFAULT_TTL_SECONDS: u64 = 24 * 60 * 60;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

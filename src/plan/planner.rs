@@ -89,7 +89,7 @@ pub fn plan_digest(plan: &Plan) -> String {
     crate::digest::of_json(&canonical)
 }
 
-/// `plan`'s exit status (DESIGN §2): blocked outranks changes, which count only when asked for.
+/// `plan`'s exit status (README.md): blocked outranks changes, which count only when asked for.
 pub fn exit_status(plan: &Plan, detailed: bool) -> ExitStatus {
     if plan.has_blocked() {
         ExitStatus::Blocked

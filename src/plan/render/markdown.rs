@@ -1,4 +1,4 @@
-//! Owns the Markdown rendering for pull-request comments (DESIGN §5): summary table first, the
+//! Owns the Markdown rendering for pull-request comments (README.md): summary table first, the
 //! plan digest, a table of numbers, then per number a folded `<details>` with its checklist,
 //! steps, template forecast and a `diff` block (made with `similar`) of current against desired
 //! state. It guarantees the comment fits GitHub's 65,536-character limit by cutting per-number

@@ -1,4 +1,4 @@
-//! Owns the plan's renderings (DESIGN §5): `text` for terminals, `markdown` for pull-request
+//! Owns the plan's renderings (README.md): `text` for terminals, `markdown` for pull-request
 //! comments, `json` for tools. Each is a pure function of a [`Plan`] returning a `String`; none
 //! decides anything about the migration (that is the planner's job) and none writes anywhere.
 //! Phrases shared by the text and markdown renderings live here so both say the same thing.
