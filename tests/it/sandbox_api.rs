@@ -760,6 +760,55 @@ async fn rate_limit_80008_with_usage_headers() {
 }
 
 #[tokio::test]
+async fn calls_are_charged_per_waba_as_meta_counts_them_and_reported() {
+    let env = env().await;
+    let unfunded = "105000000000001";
+    let charged = |pairs: &[(&str, u32)]| -> std::collections::BTreeMap<String, u32> {
+        pairs.iter().map(|(waba, calls)| ((*waba).to_owned(), *calls)).collect()
+    };
+    // A multi-id read pays one call per id, each to the WABA the id belongs to.
+    let ids = format!("{SOURCE},106540352242922,106540352242924,107000000000001,{unfunded}");
+    assert_eq!(env.get(&format!("/?ids={ids}"), ACME).await.status, 200);
+    let last = env.handle.requests().pop().unwrap();
+    assert_eq!(last.charged, charged(&[(SOURCE, 3), (DEST, 1), (unfunded, 1)]));
+    // A batch pays per request in it; `/me` and `debug_token` are no WABA's.
+    let batch = json!([
+        {"method": "GET", "relative_url": format!("{SOURCE}/phone_numbers")},
+        {"method": "GET", "relative_url": "106540352242922?fields=status"},
+        {"method": "GET", "relative_url": format!("{unfunded}/subscribed_apps")},
+        {"method": "GET", "relative_url": "me"},
+    ])
+    .to_string();
+    assert_eq!(env.post("/", ACME, &[("batch", batch.as_str())]).await.status, 200);
+    let last = env.handle.requests().pop().unwrap();
+    assert_eq!(last.charged, charged(&[(SOURCE, 2), (unfunded, 1)]));
+    // So is a write on a WABA's edge.
+    let answer = env.post(&format!("/{unfunded}/subscribed_apps"), ACME, &[]).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(env.handle.requests().pop().unwrap().charged, charged(&[(unfunded, 1)]));
+    assert_eq!(env.get("/me", ACME).await.status, 200);
+    assert!(env.handle.requests().pop().unwrap().charged.is_empty());
+
+    // The admin state: each WABA's calls in the current hour against its limit.
+    let state = env.handle.inspect();
+    let usage = |waba: &str| {
+        state["wabas"].as_array().unwrap().iter().find(|w| w["id"] == waba).unwrap()["usage"].clone()
+    };
+    assert_eq!(usage(SOURCE)["calls"], 5);
+    assert_eq!(usage(SOURCE)["limit"], 5000, "a WABA with a registered number");
+    assert_eq!(usage(unfunded)["calls"], 3);
+    assert_eq!(usage(unfunded)["limit"], 200);
+    assert_eq!(usage(unfunded)["percent"], 1);
+    let logged: u32 = env.handle.requests().iter().flat_map(|r| r.charged.values()).sum();
+    let counted: u64 =
+        state["wabas"].as_array().unwrap().iter().map(|w| w["usage"]["calls"].as_u64().unwrap()).sum();
+    assert_eq!(u64::from(logged), counted, "the log and the state agree");
+    // The hour moves on: the state counts calls in the current hour only; the log keeps all.
+    env.handle.advance_clock(Duration::from_secs(3600));
+    assert_eq!(env.handle.inspect()["wabas"][0]["usage"]["calls"], 0);
+}
+
+#[tokio::test]
 async fn injected_server_errors_throttling_and_latency() {
     let env = env().await;
     env.handle.set_faults(Faults { error_rate: 1.0, ..Faults::default() });

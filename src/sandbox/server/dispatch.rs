@@ -224,6 +224,9 @@ fn charged_raw<T>(
     match inner.state.charge(wabas, now) {
         Err((error, usage)) => (Err(error), usage),
         Ok(_) => {
+            for waba in wabas {
+                *inner.charged.entry(waba.clone()).or_default() += 1;
+            }
             let result = run(&mut inner.state);
             // Usage is reported after the call: a register may have made the WABA active.
             let usage = inner.state.peek_usage(wabas, now);

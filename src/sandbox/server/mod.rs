@@ -50,6 +50,10 @@ pub struct LoggedRequest {
     /// `throttle`, `server_error`, `drop_before_write`, `drop_after_write`.
     pub fault: Option<String>,
     pub fbtrace_id: Option<String>,
+    /// The calls charged to each WABA's hourly budget: one per id of a multi-id read, one per
+    /// sub-request of a batch; empty when nothing was charged.
+    #[serde(default)]
+    pub charged: BTreeMap<String, u32>,
 }
 
 pub(crate) struct Inner {
@@ -57,6 +61,9 @@ pub(crate) struct Inner {
     pub faults: FaultEngine,
     pub clock_offset: Duration,
     pub log: Vec<LoggedRequest>,
+    /// The calls the request being handled was charged so far, per WABA; its log entry takes
+    /// them.
+    charged: BTreeMap<String, u32>,
     holds: Vec<HoldState>,
     next_hold: u64,
     trace_rng: Prng,
@@ -181,6 +188,7 @@ pub(crate) async fn start(
             faults: FaultEngine::new(options.faults.clone()),
             clock_offset: Duration::ZERO,
             log: Vec::new(),
+            charged: BTreeMap::new(),
             holds: Vec::new(),
             next_hold: 0,
             trace_rng: Prng::new(seed.rotate_left(17) ^ 0xFB7A_CE1D),

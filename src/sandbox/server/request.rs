@@ -276,6 +276,7 @@ fn log_entry(
         error_subcode: None,
         fault: None,
         fbtrace_id,
+        charged: std::mem::take(&mut inner.charged),
     }
 }
 
