@@ -15,6 +15,7 @@ mod support;
 mod apply_budget;
 mod apply_codes;
 mod apply_crash;
+mod apply_economy;
 mod apply_errors;
 mod apply_faults;
 mod apply_options;
