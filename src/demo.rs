@@ -271,6 +271,7 @@ async fn apply(
         max_wait: Duration::from_secs(2),
         retry_base: Duration::from_secs(1),
         confirm_backoff: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
+        ..Timing::default()
     };
     let options = ApplyOptions {
         plan_file: None,

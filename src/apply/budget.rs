@@ -4,13 +4,16 @@
 //! here: past a high-water mark of the budget (as `X-Business-Use-Case-Usage` reports it), calls
 //! on that WABA are spaced to fit what is left of the hour, and after a throttling answer they
 //! wait as Meta said, while other WABAs go on. A wait longer than `--max-wait` is not waited: the
-//! number pauses with its progress saved and the time to come back. Nothing here calls Graph.
+//! number pauses with its progress saved and the time to come back. Nothing here calls Graph;
+//! time comes from apply's clock.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+
+use super::clock::Clock;
 
 pub use crate::graph::{
     ACTIVE_WABA_CALLS_PER_HOUR as HOURLY_CALLS_ACTIVE, WABA_CALLS_PER_HOUR as HOURLY_CALLS,
@@ -61,9 +64,10 @@ impl Budgets {
         self.hourly.get(waba).copied().unwrap_or(HOURLY_CALLS)
     }
 
-    /// Decides about one call on `waba` at `now`, given the share of its budget Meta last
-    /// reported used. Reserves the call's slot when calls are being spaced out.
-    pub fn admit(&self, waba: &str, used_percent: Option<u64>, now: Instant) -> Admission {
+    /// Decides about one call on `waba` now, given the share of its budget Meta last reported
+    /// used. Reserves the call's slot when calls are being spaced out.
+    pub fn admit(&self, waba: &str, used_percent: Option<u64>, clock: &dyn Clock) -> Admission {
+        let now = clock.now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let budget = state.entry(waba.to_owned()).or_default();
         let mut at = now;
@@ -93,7 +97,7 @@ impl Budgets {
             if let Some(next) = budget.next_slot.as_mut() {
                 *next = at;
             }
-            let until = Timestamp::now().checked_add(wait).unwrap_or(Timestamp::MAX);
+            let until = clock.timestamp().checked_add(wait).unwrap_or(Timestamp::MAX);
             Admission::Pause(BudgetPause { waba: waba.to_owned(), until })
         } else {
             Admission::After(wait)
@@ -101,7 +105,8 @@ impl Budgets {
     }
 
     /// Meta throttled `waba` (80008 and kin): no call on it before `wait` has passed.
-    pub fn throttled(&self, waba: &str, wait: Duration, now: Instant) {
+    pub fn throttled(&self, waba: &str, wait: Duration, clock: &dyn Clock) {
+        let now = clock.now();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let budget = state.entry(waba.to_owned()).or_default();
         let until = now + wait;
@@ -112,6 +117,7 @@ impl Budgets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::clock::SimulatedClock;
 
     fn budgets() -> Budgets {
         Budgets::new(
@@ -122,48 +128,45 @@ mod tests {
 
     #[test]
     fn below_the_high_water_mark_calls_go_at_once() {
-        let budgets = budgets();
-        let now = Instant::now();
-        assert_eq!(budgets.admit("1", None, now), Admission::Now);
-        assert_eq!(budgets.admit("1", Some(89), now), Admission::Now);
+        let (budgets, clock) = (budgets(), SimulatedClock::new());
+        assert_eq!(budgets.admit("1", None, &clock), Admission::Now);
+        assert_eq!(budgets.admit("1", Some(89), &clock), Admission::Now);
     }
 
     #[test]
     fn past_the_high_water_mark_calls_are_spaced_to_fit_the_hour() {
-        let budgets = budgets();
-        let now = Instant::now();
+        let (budgets, clock) = (budgets(), SimulatedClock::new());
         // 10% of 200 calls left: 20 calls over the hour, one every 3 minutes.
-        assert_eq!(budgets.admit("1", Some(90), now), Admission::Now);
-        assert_eq!(budgets.admit("1", Some(90), now), Admission::After(Duration::from_secs(180)));
-        assert_eq!(budgets.admit("1", Some(90), now), Admission::After(Duration::from_secs(360)));
+        assert_eq!(budgets.admit("1", Some(90), &clock), Admission::Now);
+        assert_eq!(budgets.admit("1", Some(90), &clock), Admission::After(Duration::from_secs(180)));
+        assert_eq!(budgets.admit("1", Some(90), &clock), Admission::After(Duration::from_secs(360)));
         // Another WABA is not held up.
-        assert_eq!(budgets.admit("2", Some(10), now), Admission::Now);
+        assert_eq!(budgets.admit("2", Some(10), &clock), Admission::Now);
         // An active WABA's 5,000 calls leave far more room.
-        assert_eq!(budgets.admit("active", Some(90), now), Admission::Now);
-        assert_eq!(budgets.admit("active", Some(90), now), Admission::After(Duration::from_millis(7_000)));
+        assert_eq!(budgets.admit("active", Some(90), &clock), Admission::Now);
+        assert_eq!(budgets.admit("active", Some(90), &clock), Admission::After(Duration::from_millis(7_000)));
     }
 
     #[test]
     fn after_throttling_a_waba_waits_as_meta_said_or_pauses_beyond_max_wait() {
-        let budgets = budgets();
-        let now = Instant::now();
-        budgets.throttled("1", Duration::from_secs(120), now);
-        assert_eq!(budgets.admit("1", None, now), Admission::After(Duration::from_secs(120)));
-        assert_eq!(budgets.admit("2", None, now), Admission::Now, "only that WABA waits");
-        assert_eq!(budgets.admit("1", None, now + Duration::from_secs(121)), Admission::Now);
+        let (budgets, clock) = (budgets(), SimulatedClock::new());
+        budgets.throttled("1", Duration::from_secs(120), &clock);
+        assert_eq!(budgets.admit("1", None, &clock), Admission::After(Duration::from_secs(120)));
+        assert_eq!(budgets.admit("2", None, &clock), Admission::Now, "only that WABA waits");
+        clock.advance(Duration::from_secs(121));
+        assert_eq!(budgets.admit("1", None, &clock), Admission::Now);
 
-        budgets.throttled("1", Duration::from_secs(3_600), now);
-        let Admission::Pause(pause) = budgets.admit("1", None, now) else { panic!("a pause") };
+        budgets.throttled("1", Duration::from_secs(3_600), &clock);
+        let Admission::Pause(pause) = budgets.admit("1", None, &clock) else { panic!("a pause") };
         assert_eq!(pause.waba, "1");
-        assert!(pause.until > Timestamp::now() + jiff::SignedDuration::from_mins(59));
+        assert_eq!(pause.until, clock.timestamp() + Duration::from_secs(3_600));
     }
 
     #[test]
     fn an_almost_spent_budget_pauses_rather_than_waiting_past_max_wait() {
-        let budgets = budgets();
-        let now = Instant::now();
+        let (budgets, clock) = (budgets(), SimulatedClock::new());
         // 1% of 200 calls: 2 calls an hour, one every 30 minutes.
-        assert_eq!(budgets.admit("1", Some(99), now), Admission::Now);
-        assert!(matches!(budgets.admit("1", Some(99), now), Admission::Pause(_)));
+        assert_eq!(budgets.admit("1", Some(99), &clock), Admission::Now);
+        assert!(matches!(budgets.admit("1", Some(99), &clock), Admission::Pause(_)));
     }
 }

@@ -7,7 +7,7 @@
 //! call waits for its WABA's Graph budget first (`budget`). It returns an outcome value (awaiting
 //! a code, failed, paused, interrupted) or hands the number to `settle` once its writes are all
 //! made; it prints nothing but log events, and never a secret. The writes themselves are in
-//! `steps`.
+//! `steps`; every wait is on apply's clock (`clock`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +20,7 @@ use serde_json::json;
 
 use super::budget::{Admission, Budgets};
 use super::calls::MigrationCalls;
+use super::clock::{Clock, SystemClock};
 use super::codes::{self, CodeLookup, CodeSource};
 use super::progress::{Progress, RowState};
 use super::report::NumberOutcome;
@@ -52,13 +53,13 @@ impl Cancel {
         self.flag.load(Ordering::SeqCst)
     }
 
-    /// Sleeps, waking early on cancellation. Returns false when cancelled.
-    pub async fn sleep(&self, duration: Duration) -> bool {
+    /// Sleeps on `clock`, waking early on cancellation. Returns false when cancelled.
+    pub async fn sleep(&self, clock: &dyn Clock, duration: Duration) -> bool {
         if self.is_cancelled() {
             return false;
         }
         tokio::select! {
-            _ = tokio::time::sleep(duration) => !self.is_cancelled(),
+            _ = clock.sleep(duration) => !self.is_cancelled(),
             _ = self.notify.notified() => false,
         }
     }
@@ -67,6 +68,9 @@ impl Cancel {
 /// Tunables with safe defaults; tests shorten the waits.
 #[derive(Debug, Clone)]
 pub struct Timing {
+    /// Where the waits below (and the budgets' time) come from: the system's clock, or a
+    /// simulated one that moves time instead of waiting (the benchmark).
+    pub clock: Arc<dyn Clock>,
     /// How often the codes directory is looked at while waiting for codes.
     pub poll_interval: Duration,
     /// Waits between register retries while Meta still provisions the display name (2388001).
@@ -85,6 +89,7 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Self {
+            clock: Arc::new(SystemClock),
             poll_interval: Duration::from_secs(1),
             register_backoff: vec![
                 Duration::from_secs(30),
@@ -133,6 +138,11 @@ pub enum EngineError {
 }
 
 impl<G> Shared<G> {
+    /// Waits `duration` on apply's clock, waking early on Ctrl-C. Returns false when cancelled.
+    pub(super) async fn sleep(&self, duration: Duration) -> bool {
+        self.cancel.sleep(&*self.timing.clock, duration).await
+    }
+
     pub(super) fn record<T>(
         &self,
         number: &DesiredNumber,
@@ -317,7 +327,7 @@ impl<G: MigrationCalls> Run<'_, G> {
         let backoff = self.shared.timing.retry_base.saturating_mul(2u32.saturating_pow(*tries - 1));
         let wait = error.retry_after().unwrap_or(backoff);
         if error.class() == ErrorClass::Throttled {
-            self.shared.budgets.throttled(&self.number.destination_waba, wait, Instant::now());
+            self.shared.budgets.throttled(&self.number.destination_waba, wait, &*self.shared.timing.clock);
             self.shared.event(
                 Level::Warn,
                 "retry",
@@ -347,7 +357,7 @@ impl<G: MigrationCalls> Run<'_, G> {
             ),
             json!({"step": step.as_str(), "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),
         );
-        self.shared.cancel.sleep(wait).await
+        self.shared.sleep(wait).await
     }
 
     /// After a failed write: wait and go round again when Meta certainly did not act and may
@@ -417,7 +427,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 ),
                 json!({"step": step.as_str(), "wait_ms": wait.as_millis() as u64}),
             );
-            if !self.shared.cancel.sleep(wait).await {
+            if !self.shared.sleep(wait).await {
                 return Ok((read, false));
             }
         }
@@ -531,7 +541,7 @@ impl<G: MigrationCalls> Run<'_, G> {
     pub async fn admit(&self) -> Option<NumberOutcome> {
         let shared = self.shared;
         let waba = &self.number.destination_waba;
-        match shared.budgets.admit(waba, shared.calls.budget_used(waba), Instant::now()) {
+        match shared.budgets.admit(waba, shared.calls.budget_used(waba), &*shared.timing.clock) {
             Admission::Now => None,
             Admission::After(wait) => {
                 if wait >= Duration::from_secs(1) {
@@ -543,7 +553,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                         json!({"waba": waba, "wait_ms": wait.as_millis() as u64}),
                     );
                 }
-                (!shared.cancel.sleep(wait).await).then(|| self.interrupted())
+                (!shared.sleep(wait).await).then(|| self.interrupted())
             }
             Admission::Pause(pause) => Some(NumberOutcome::BudgetPaused {
                 waba: pause.waba,
@@ -669,7 +679,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 // An invalid file may be mid-write; the next look decides.
                 CodeLookup::Invalid { .. } | CodeLookup::Missing => {}
             }
-            if Instant::now() >= deadline || !shared.cancel.sleep(shared.timing.poll_interval).await {
+            if shared.timing.clock.now() >= deadline || !shared.sleep(shared.timing.poll_interval).await {
                 break None;
             }
         };

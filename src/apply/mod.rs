@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod calls;
+pub mod clock;
 pub mod codes;
 pub mod engine;
 pub mod execute;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -182,7 +182,7 @@ fn shared(
         env: options.env.clone(),
         ui: ui.clone(),
         cancel: Arc::default(),
-        wait_until: options.wait_for_codes.map(|d| Instant::now() + d),
+        wait_until: options.wait_for_codes.map(|d| options.timing.clock.now() + d),
         prompt: prompts(options, ui),
         prompt_lock: tokio::sync::Mutex::new(()),
         resend: options.resend_code,

@@ -6,7 +6,6 @@
 //! asking for ownership again) sends the number back through the engine once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -200,7 +199,7 @@ async fn confirm<G: MigrationCalls>(
                 crate::duration::display(wait)
             ),
         );
-        if !shared.cancel.sleep(wait).await {
+        if !shared.sleep(wait).await {
             results.extend(left.into_iter().map(|s| {
                 let done = s.done.clone();
                 (s, Confirmed::Stopped(NumberOutcome::Interrupted { done }))
@@ -250,10 +249,10 @@ async fn read_nodes<G: MigrationCalls>(
 
 /// Waits for a call on `waba` as its budget allows; the outcome to stop with when it does not.
 async fn wait_for_budget<G: MigrationCalls>(shared: &Shared<G>, waba: &str) -> Result<(), NumberOutcome> {
-    match shared.budgets.admit(waba, shared.calls.budget_used(waba), Instant::now()) {
+    match shared.budgets.admit(waba, shared.calls.budget_used(waba), &*shared.timing.clock) {
         Admission::Now => Ok(()),
         Admission::After(wait) => {
-            if shared.cancel.sleep(wait).await {
+            if shared.sleep(wait).await {
                 Ok(())
             } else {
                 Err(NumberOutcome::Interrupted { done: Vec::new() })

@@ -405,7 +405,7 @@ impl<G: MigrationCalls> Run<'_, G> {
             ),
             json!({"step": "register", "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),
         );
-        if shared.cancel.sleep(wait).await { Ok(None) } else { Ok(Some(self.interrupted())) }
+        if shared.sleep(wait).await { Ok(None) } else { Ok(Some(self.interrupted())) }
     }
 
     /// Register refused with "verify ownership first": the number goes back to the code step,

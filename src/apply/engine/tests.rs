@@ -188,6 +188,7 @@ impl Bench {
                 max_wait: Duration::from_millis(50),
                 retry_base: Duration::from_millis(1),
                 confirm_backoff: vec![Duration::from_millis(1); 3],
+                ..Timing::default()
             },
             snapshot: Arc::new(snapshot),
             pins: HashMap::from([(PHONE.to_owned(), Secret::new("123456"))]),
