@@ -15,6 +15,7 @@ pub mod digest;
 pub mod duration;
 pub mod error;
 pub mod exit;
+pub mod files;
 pub mod graph;
 pub mod journal;
 pub mod manifest;

@@ -54,11 +54,8 @@ pub async fn run(
     }
 
     let lock = JournalLock::acquire(&options.state_path, "wamig apply")?;
-    if let Some(previous) = &lock.taken_over_from {
-        ui.warn(
-            "lock_taken_over",
-            &format!("took over the journal lock left by {previous}, which is no longer running"),
-        );
+    if let Some(warning) = lock.takeover_warning() {
+        ui.warn("lock_taken_over", &warning);
     }
     let journal = Journal::load(&options.state_path)?;
 

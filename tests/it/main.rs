@@ -21,6 +21,7 @@ mod demo;
 mod events;
 mod examples;
 mod graph_client;
+mod hostile_files;
 mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;

@@ -1,0 +1,52 @@
+//! Hostile files around wamig's own: a symbolic link or a foreign file where the journal or its
+//! lock goes, unreadable or endless code inputs, and `plan --out` aimed at a file it must not
+//! overwrite. Nothing outside what wamig created is ever emptied or replaced.
+
+use crate::apply_support::*;
+use crate::support::*;
+
+#[cfg(unix)]
+#[test]
+fn a_planted_lock_link_is_refused_and_its_target_kept() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let precious = rig.path().join("precious.txt");
+    std::fs::write(&precious, "the only copy\n").unwrap();
+    std::fs::create_dir_all(rig.path().join(".wamig")).unwrap();
+    std::os::unix::fs::symlink(&precious, rig.path().join(".wamig/state.json.lock")).unwrap();
+
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let err = stderr(&output);
+    assert!(err.contains("cannot lock the journal"), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(err.contains("hint: ") && err.contains("rm "), "{err}");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "the only copy\n");
+    assert_eq!(writes(&rig), 0, "nothing was done");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_planted_journal_link_is_refused_and_its_target_kept() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let precious = rig.path().join("precious.json");
+    std::fs::write(&precious, "{\"format_version\": 1}\n").unwrap();
+    std::fs::create_dir_all(rig.path().join(".wamig")).unwrap();
+    std::os::unix::fs::symlink(&precious, rig.path().join(".wamig/state.json")).unwrap();
+
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(stderr(&output).contains("symbolic link"), "{}", transcript(&output));
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "{\"format_version\": 1}\n");
+    assert_eq!(writes(&rig), 0);
+}
+
+#[test]
+fn a_lock_path_holding_something_else_is_left_as_it_is() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    std::fs::create_dir_all(rig.path().join(".wamig")).unwrap();
+    std::fs::write(rig.path().join(".wamig/state.json.lock"), "notes\n").unwrap();
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(stderr(&output).contains("is not a wamig lock file"), "{}", transcript(&output));
+    assert_eq!(std::fs::read_to_string(rig.path().join(".wamig/state.json.lock")).unwrap(), "notes\n");
+}
