@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::config::{ApiVersion, GraphConfig};
+use super::config::{ApiVersion, GraphConfig, pinned_loopback};
 use super::error::{ErrorClass, GraphError, Operation, RequestInfo, excerpt, human_duration};
 use super::nodes::{
     DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, MessageTemplate, PermissionEntry, PhoneNumber, SubscribedApp,
@@ -161,20 +161,28 @@ impl GraphClient {
         // reqwest is built without a default crypto provider and panics without one; a second
         // install (another client, a test) returns an error that changes nothing.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             // A redirect could carry the bearer header somewhere unexpected; Graph never
             // redirects API calls.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(config.user_agent.clone())
-            .build()
-            .map_err(|e| {
-                GraphError::config(
-                    format!("cannot set up the HTTP client: {}", describe(&e)),
-                    "this is a bug or a broken TLS setup; please report it",
-                )
-            })?;
+            .user_agent(config.user_agent.clone());
+        if config.base_url.scheme() == "http" {
+            // Plain http is allowed to loopback only: a proxy (HTTP_PROXY, ALL_PROXY) would
+            // receive the request, bearer header included, wherever it runs; and a loopback
+            // name connects only to the loopback addresses it was checked to resolve to.
+            builder = builder.no_proxy();
+            if let Some((host, addrs)) = pinned_loopback(&config.base_url, config.resolver)? {
+                builder = builder.resolve_to_addrs(&host, &addrs);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            GraphError::config(
+                format!("cannot set up the HTTP client: {}", describe(&e)),
+                "this is a bug or a broken TLS setup; please report it",
+            )
+        })?;
         let mut api_root = config.base_url.clone();
         let prefix = config.base_url.path().trim_end_matches('/').to_owned();
         api_root.set_path(&format!("{prefix}/{}/", config.api_version));
@@ -1120,10 +1128,23 @@ mod tests {
     }
 
     #[test]
+    fn a_loopback_name_resolving_elsewhere_gets_no_client() {
+        fn elsewhere(_: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+            Ok(vec![std::net::SocketAddr::from(([192, 0, 2, 1], port))])
+        }
+        let mut config =
+            GraphConfig::new("http://api.localhost:4010", "v23.0", Secret::new("canary-token")).unwrap();
+        config.resolver = elsewhere;
+        let error = GraphClient::new(config).err().expect("refused");
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert!(error.message().contains("192.0.2.1"), "{}", error.message());
+    }
+
+    #[test]
     fn endpoints_and_node_ids() {
-        let c = client("http://127.0.0.1:9/prefix/");
+        let c = client("http://127.0.0.1:9/");
         let call = c.get_call("104996122399160/phone_numbers", "id", &[]).unwrap();
-        assert_eq!(call.url.as_str(), "http://127.0.0.1:9/prefix/v23.0/104996122399160/phone_numbers");
+        assert_eq!(call.url.as_str(), "http://127.0.0.1:9/v23.0/104996122399160/phone_numbers");
         assert_eq!(c.endpoint(&call), "GET /{id}/phone_numbers");
         assert_eq!(c.info(&call).node_id.as_deref(), Some("104996122399160"));
         let multi = c.get_call("", "id", &[("ids", "1,2".into())]).unwrap();
@@ -1134,6 +1155,6 @@ mod tests {
         // Errors name what a request with no path of its own was for.
         let mut batch = c.post_call("", Operation::Read, Vec::new(), Vec::new()).unwrap();
         batch.purpose = Some("batch: GET debug_token".into());
-        assert_eq!(c.info(&batch).path, "/prefix/v23.0/ (batch: GET debug_token)");
+        assert_eq!(c.info(&batch).path, "/v23.0/ (batch: GET debug_token)");
     }
 }

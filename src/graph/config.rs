@@ -86,8 +86,9 @@ pub fn is_loopback(url: &Url) -> bool {
     domain == "localhost" || domain.ends_with(".localhost")
 }
 
-/// Parses and checks `--graph-url`: http(s) only, no credentials, query or fragment, and plain
-/// http only to a loopback host, so a token never crosses a network in clear text.
+/// Parses and checks `--graph-url`: http(s) only, no credentials, path, query or fragment, and
+/// plain http only to a loopback host, so a token never crosses a network in clear text (where
+/// the bytes really go is checked again by [`pinned_loopback`] once the name is resolved).
 pub fn parse_base_url(text: &str) -> Result<Url, GraphError> {
     let hint = format!("use {DEFAULT_GRAPH_URL}, or http://127.0.0.1:PORT for a local sandbox");
     let url = Url::parse(text.trim())
@@ -128,7 +129,59 @@ pub fn parse_base_url(text: &str) -> Result<Url, GraphError> {
             hint,
         ));
     }
+    // wamig adds the version and every path itself: a path here would be sent twice over
+    // (`/v23.0/v23.0/...`) and end in a misleading "cannot read the WABA".
+    if !matches!(url.path(), "" | "/") {
+        return Err(GraphError::config(
+            format!("the Graph URL `{text}` has a path (`{}`); give only the scheme and host", url.path()),
+            format!(
+                "use {DEFAULT_GRAPH_URL} (or http://127.0.0.1:PORT for a local sandbox); choose the API \
+                 version with --api-version or WAMIG_API_VERSION"
+            ),
+        ));
+    }
     Ok(url)
+}
+
+/// How names are resolved to addresses; the system resolver outside tests.
+pub type Resolver = fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>>;
+
+/// The system resolver (`getaddrinfo`).
+pub fn system_resolver(host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((host, port).to_socket_addrs()?.collect())
+}
+
+/// For a plain `http://` URL naming a host (`localhost`, `sandbox.localhost`), the addresses
+/// the name resolves to, every one of them checked to be loopback, so the client can connect to
+/// exactly those: a resolver that maps a loopback name elsewhere must not carry the token there.
+/// `None` for https and for literal addresses, which need no resolving.
+pub fn pinned_loopback(
+    url: &Url,
+    resolve: Resolver,
+) -> Result<Option<(String, Vec<std::net::SocketAddr>)>, GraphError> {
+    let Some(host) = url.domain() else {
+        return Ok(None);
+    };
+    if url.scheme() != "http" {
+        return Ok(None);
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let refuse = |why: String| {
+        GraphError::config(
+            format!("refusing plain http:// to {host}: {why}"),
+            "the access token would cross the network in clear text: make the name resolve to \
+             127.0.0.1 or ::1 only (check /etc/hosts), or use http://127.0.0.1:PORT",
+        )
+    };
+    let addrs = resolve(host, port).map_err(|e| refuse(format!("the name does not resolve ({e})")))?;
+    if addrs.is_empty() {
+        return Err(refuse("the name resolves to no address".to_owned()));
+    }
+    if let Some(outside) = addrs.iter().find(|addr| !is_loopback_ip(addr.ip())) {
+        return Err(refuse(format!("it resolves to {}, which is not a loopback address", outside.ip())));
+    }
+    Ok(Some((host.to_owned(), addrs)))
 }
 
 /// Everything a [`super::GraphClient`] needs. Fields are public so callers can adjust defaults;
@@ -158,6 +211,8 @@ pub struct GraphConfig {
     pub ui: Option<Ui>,
     pub sleeper: Sleeper,
     pub user_agent: String,
+    /// Resolves a loopback name of a plain `http://` URL before its addresses are checked.
+    pub resolver: Resolver,
 }
 
 impl GraphConfig {
@@ -174,6 +229,7 @@ impl GraphConfig {
             ui: None,
             sleeper: Sleeper::tokio(),
             user_agent: format!("wamig/{}", env!("CARGO_PKG_VERSION")),
+            resolver: system_resolver,
         })
     }
 
@@ -339,7 +395,7 @@ mod tests {
             "http://LOCALHOST.",
             "http://api.localhost",
             "http://[::ffff:127.0.0.1]",
-            "https://10.0.0.1/prefix",
+            "https://10.0.0.1",
         ] {
             assert!(parse_base_url(ok).is_ok(), "{ok}");
         }
@@ -353,6 +409,9 @@ mod tests {
             "graph.facebook.com",
             "https://user:pw@graph.facebook.com",
             "https://graph.facebook.com/?access_token=x",
+            "https://graph.facebook.com/v23.0",
+            "https://10.0.0.1/prefix",
+            "http://127.0.0.1:4010/v23.0/",
         ] {
             let e = parse_base_url(bad).unwrap_err();
             assert_eq!(e.class(), ErrorClass::Config, "{bad}");
@@ -360,6 +419,39 @@ mod tests {
         let e = parse_base_url("http://graph.example.com").unwrap_err();
         assert!(e.message().contains("clear text"), "{}", e.message());
         assert!(e.hint().contains("loopback"));
+        let e = parse_base_url("https://graph.facebook.com/v23.0").unwrap_err();
+        assert!(e.message().contains("has a path (`/v23.0`)"), "{}", e.message());
+        assert!(e.hint().contains("--api-version"), "{}", e.hint());
+    }
+
+    #[test]
+    fn loopback_names_must_resolve_to_loopback_only() {
+        use std::net::SocketAddr;
+        fn elsewhere(_: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([10, 0, 0, 7], port))])
+        }
+        fn loopback(_: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port)), "[::1]:0".parse::<SocketAddr>().unwrap()])
+        }
+        fn nothing(_: &str, _: u16) -> std::io::Result<Vec<SocketAddr>> {
+            Ok(Vec::new())
+        }
+        let url = parse_base_url("http://sandbox.localhost:4010").unwrap();
+        let e = pinned_loopback(&url, elsewhere).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Config);
+        assert!(
+            e.message().contains("resolves to 10.0.0.7, which is not a loopback address"),
+            "{}",
+            e.message()
+        );
+        let (host, addrs) = pinned_loopback(&url, loopback).unwrap().unwrap();
+        assert_eq!(host, "sandbox.localhost");
+        assert_eq!(addrs.len(), 2);
+        assert!(pinned_loopback(&url, nothing).is_err());
+        // Literal addresses and https need no resolving.
+        for url in ["http://127.0.0.1:4010", "http://[::1]:1", "https://graph.facebook.com"] {
+            assert!(pinned_loopback(&parse_base_url(url).unwrap(), elsewhere).unwrap().is_none(), "{url}");
+        }
     }
 
     #[test]
