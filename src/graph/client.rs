@@ -34,6 +34,31 @@ use crate::ui::{Level, LogFormat, Ui};
 pub const MAX_IDS_PER_REQUEST: usize = 50;
 /// A paging loop that does not end is a broken server, not a big WABA.
 const MAX_PAGES: usize = 10_000;
+/// The largest answer read. The biggest wamig asks for (50 WABAs, each with 100 numbers and 100
+/// templates expanded) is a few MiB; a body beyond this is a broken or hostile server, and
+/// buffering it whole could exhaust memory.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads an answer's body, refusing one longer than `limit` as soon as that is known (from
+/// `Content-Length`, or once that many bytes have arrived).
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 /// How the verification code is delivered (`code_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -881,10 +906,21 @@ impl GraphClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let regain = self.record_usage(&headers);
-        let body = match response.bytes().await {
+        let body = match read_body(response, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(e) => {
-                let error = self.transport_error(e, info, call);
+                let error = match e {
+                    BodyError::Transport(e) => self.transport_error(e, info, call),
+                    BodyError::TooLarge => GraphError::invalid_response(
+                        Some(info),
+                        Some(status),
+                        format!(
+                            "the answer is larger than {} MiB, far more than any Graph answer wamig asks for; \
+                             it was not read to its end",
+                            MAX_BODY_BYTES / (1024 * 1024)
+                        ),
+                    ),
+                };
                 self.log_attempt(call, Some(status), started, attempt, Some(&error));
                 return Err(error);
             }

@@ -75,3 +75,60 @@ fn a_graph_url_with_a_path_is_refused_with_a_hint() {
     assert!(err.contains("hint: ") && err.contains("--api-version"), "{err}");
     assert!(rig.sandbox.requests().is_empty(), "refused before any request");
 }
+
+/// A server answering every request with `head` and then `body_len` bytes of `x` (no
+/// `Content-Length` unless `head` has one: the body ends when the connection closes).
+async fn oversized_server(head: &'static str, body_len: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut request = [0u8; 8192];
+                let _ = stream.read(&mut request).await;
+                let _ = stream.write_all(head.as_bytes()).await;
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut sent = 0;
+                while sent < body_len {
+                    let n = chunk.len().min(body_len - sent);
+                    if stream.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    sent += n;
+                }
+            });
+        }
+    });
+    url
+}
+
+fn no_retries(url: &str) -> wamig::graph::GraphClient {
+    let config = wamig::graph::GraphConfig::new(url, "v23.0", wamig::secret::Secret::new("canary-token"))
+        .unwrap()
+        .with_retry(wamig::graph::RetryPolicy { max_attempts: 1, ..Default::default() });
+    wamig::graph::GraphClient::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_not_buffered() {
+    // Close-delimited: the size is only known by reading, so reading stops at the cap.
+    let url = oversized_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+        40 << 20,
+    )
+    .await;
+    let error = no_retries(&url).get_node::<serde_json::Value>("104996122399160", "id").await.unwrap_err();
+    assert_eq!(error.class(), wamig::graph::ErrorClass::InvalidResponse, "{error}");
+    assert!(error.to_string().contains("larger than 16 MiB"), "{error}");
+
+    // A length announced past the cap is refused before any of the body is read.
+    let url = oversized_server(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 1073741824\r\nConnection: close\r\n\r\n",
+        1024,
+    )
+    .await;
+    let error = no_retries(&url).get_node::<serde_json::Value>("104996122399160", "id").await.unwrap_err();
+    assert!(error.to_string().contains("larger than 16 MiB"), "{error}");
+}
