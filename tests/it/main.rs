@@ -22,6 +22,7 @@ mod events;
 mod examples;
 mod graph_client;
 mod hostile_files;
+mod hostile_input;
 mod hostile_network;
 mod plan_cli;
 mod rig_smoke;
