@@ -184,6 +184,25 @@ impl ToDiagnostics for JournalError {
     }
 }
 
+/// How far ahead of this machine's clock a time in the journal may be (a runner whose clock
+/// was ahead wrote it).
+const MAX_CLOCK_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Every time in a journal is one wamig saw happen; one far in the future is an edited or
+/// corrupt journal, and the arithmetic done on it (cooldowns, register windows) must not be
+/// able to overflow. Checked on the JSON, so every time field is covered, whatever its name.
+fn check_times(value: &serde_json::Value, latest: Timestamp) -> Result<(), String> {
+    match value {
+        serde_json::Value::String(text) => match text.parse::<Timestamp>() {
+            Ok(at) if at > latest => Err(format!("it records the time {at}, which is in the future")),
+            _ => Ok(()),
+        },
+        serde_json::Value::Array(items) => items.iter().try_for_each(|item| check_times(item, latest)),
+        serde_json::Value::Object(map) => map.values().try_for_each(|item| check_times(item, latest)),
+        _ => Ok(()),
+    }
+}
+
 /// Far above any real journal (10,000 numbers take a few MiB), far below what would exhaust
 /// memory: a bigger file is not a journal.
 pub const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
@@ -196,13 +215,17 @@ impl Journal {
     /// Reads the journal; a missing file is an empty journal. A symbolic link, a FIFO or a file
     /// larger than [`MAX_JOURNAL_BYTES`] is refused.
     pub fn load(path: &Path) -> Result<Journal, JournalError> {
+        match crate::files::read_bounded(path, MAX_JOURNAL_BYTES, crate::files::Links::Refuse) {
+            Ok(bytes) => Journal::parse(&bytes, path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Journal::new()),
+            Err(source) => Err(JournalError::Read { path: path.to_path_buf(), source }),
+        }
+    }
+
+    /// Reads a journal from its bytes; `path` is named in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Journal, JournalError> {
         let corrupt = |message: String| JournalError::Corrupt { path: path.to_path_buf(), message };
-        let bytes = match crate::files::read_bounded(path, MAX_JOURNAL_BYTES, crate::files::Links::Refuse) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Journal::new()),
-            Err(source) => return Err(JournalError::Read { path: path.to_path_buf(), source }),
-        };
-        let text = std::str::from_utf8(&bytes)
+        let text = std::str::from_utf8(bytes)
             .map_err(|e| corrupt(format!("it is not UTF-8 text (bad byte at offset {})", e.valid_up_to())))?;
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         let found = match value.get("format_version") {
@@ -214,6 +237,7 @@ impl Journal {
         if found != u64::from(FORMAT_VERSION) {
             return Err(JournalError::Version { path: path.to_path_buf(), found });
         }
+        check_times(&value, Timestamp::now() + MAX_CLOCK_AHEAD).map_err(corrupt)?;
         serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
     }
 
@@ -306,6 +330,15 @@ mod tests {
         assert!(error.to_string().contains("format version 4294967297"), "{error}");
         std::fs::write(&path, r#"{"format_version": "1"}"#).unwrap();
         assert!(matches!(Journal::load(&path), Err(JournalError::Corrupt { .. })));
+
+        // A time at the end of the calendar would overflow the cooldown arithmetic.
+        let future = r#"{"format_version": 1, "numbers": {"+16315555555": {"destination_waba": "1",
+            "last_code_request": {"at": "9999-12-30T21:59:00Z", "method": "SMS", "language": "en_US"}}}}"#;
+        let error = Journal::parse(future.as_bytes(), &path).unwrap_err();
+        assert!(error.to_string().contains("in the future"), "{error}");
+        let past = future.replace("9999-12-30T21:59:00Z", "0001-01-01T00:00:00Z");
+        let journal = Journal::parse(past.as_bytes(), &path).unwrap();
+        assert!(!journal.numbers["+16315555555"].code_cooldown_active(Timestamp::now()));
 
         // Bytes that are not UTF-8 make a corrupt journal, not a directory problem.
         std::fs::write(&path, b"{\"format_version\": 1, \"numbers\": {\"\xff\": {}}}").unwrap();

@@ -16,6 +16,8 @@ pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod files;
+#[cfg(test)]
+mod fuzz;
 pub mod graph;
 pub mod journal;
 pub mod manifest;

@@ -70,7 +70,12 @@ fn is_sha256_hex(text: &str) -> bool {
 pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
     let text = crate::files::read_text_bounded(path, MAX_PLAN_BYTES, crate::files::Links::Follow)
         .map_err(|source| PlanFileError::Read { path: path.to_path_buf(), source })?;
-    let value: serde_json::Value = serde_json::from_str(&text)
+    parse(&text, path)
+}
+
+/// Reads a saved plan from its text; `path` is named in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Plan, PlanFileError> {
+    let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| PlanFileError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
     let version = value.get("format_version").and_then(serde_json::Value::as_u64);
     if version != Some(u64::from(crate::plan::model::FORMAT_VERSION)) {
