@@ -26,6 +26,7 @@ pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
+pub mod text;
 pub mod ui;
 
 pub use error::Error;

@@ -82,15 +82,14 @@ impl ToDiagnostics for SandboxError {
                     "compare with examples/sandbox/world.yaml; every key is described in examples/sandbox/README.md",
                 );
                 if let (Some(path), Some(line), Some(column)) = (path, line, column) {
-                    let source_line = std::fs::read_to_string(path)
+                    let mut location = SourceLocation::new(path.clone(), *line, *column);
+                    if let Some(source) = std::fs::read_to_string(path)
                         .ok()
-                        .and_then(|text| text.lines().nth(line.saturating_sub(1)).map(str::to_owned));
-                    diagnostic = diagnostic.at(SourceLocation {
-                        path: path.clone(),
-                        line: *line,
-                        column: *column,
-                        source_line,
-                    });
+                        .and_then(|text| text.lines().nth(line.saturating_sub(1)).map(str::to_owned))
+                    {
+                        location = location.with_source(&source);
+                    }
+                    diagnostic = diagnostic.at(location);
                 }
                 vec![diagnostic]
             }

@@ -62,3 +62,84 @@ fn an_endless_wait_is_refused_up_front() {
     assert!(stderr(&output).contains("too long"), "{}", transcript(&output));
     assert!(rig.sandbox.requests().is_empty(), "refused before any request");
 }
+
+/// `wamig validate` of `manifest` with its address space limited to 256 MiB (`ulimit -v`), so a
+/// manifest that would need more memory shows as a crash here rather than being measured.
+#[cfg(unix)]
+fn validate_in_256_mib(dir: &std::path::Path, manifest: &[u8]) -> std::process::Output {
+    std::fs::write(dir.join("wamig.yaml"), manifest).unwrap();
+    validate_path_in_256_mib(dir, "wamig.yaml")
+}
+
+#[cfg(unix)]
+fn validate_path_in_256_mib(dir: &std::path::Path, path: &str) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 262144 && exec \"$0\" validate -f \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_wamig"))
+        .arg(path)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn hostile_manifests_are_refused_within_256_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = "version: 1\ndefaults:\n  pin: { env: WAMIG_PIN }\ndestinations:\n  - waba: \"104996122399160\"\n    numbers:\n      - phone: \"+16315555555\"\n";
+    let valid = validate_in_256_mib(dir.path(), ok.as_bytes());
+    assert_eq!(
+        valid.status.code(),
+        Some(0),
+        "the limit leaves room for a normal run: {}",
+        transcript(&valid)
+    );
+
+    // 11 KB whose aliases multiply a 10 KB string a million times.
+    let mut bomb =
+        format!("{ok}s: &s \"{}\"\na0: &a0 [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n", "x".repeat(10_000));
+    for level in 1..6 {
+        bomb.push_str(&format!(
+            "a{level}: &a{level} [{}]\n",
+            vec![format!("*a{}", level - 1); 10].join(", ")
+        ));
+    }
+    // A 5 MB unknown key, which a "did you mean" edit-distance table would square.
+    let long_key = format!("{ok}p{}: 1\n", "h".repeat(5_000_000));
+    // A flow mapping of 500,000 unknown keys on one 6 MB line: each problem shows that line.
+    let mut one_line = format!("{ok}x: {{");
+    for i in 0..500_000 {
+        one_line.push_str(&format!("k{i}: 1, "));
+    }
+    one_line.push_str("}\n");
+    // Over a million numbers' worth of values, far past the node budget.
+    let mut huge = ok.to_owned();
+    for i in 0..200_000 {
+        huge.push_str(&format!("      - phone: \"+1631{i:07}\"\n        code_method: SMS\n"));
+    }
+    for (name, manifest) in
+        [("alias bomb", bomb), ("long key", long_key), ("one long line", one_line), ("many numbers", huge)]
+    {
+        let output = validate_in_256_mib(dir.path(), manifest.as_bytes());
+        let err = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{name}: {}",
+            &transcript(&output)[..2000.min(transcript(&output).len())]
+        );
+        assert!(
+            err.starts_with("error: ") && err.contains("hint: "),
+            "{name}: {}",
+            &err[..err.len().min(2000)]
+        );
+        assert!(err.len() < 10_000_000, "{name}: {} bytes of errors", err.len());
+    }
+
+    // Input that never ends, or is not a file.
+    let output = validate_path_in_256_mib(dir.path(), "/dev/zero");
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(stderr(&output).contains("a device"), "{}", transcript(&output));
+}
