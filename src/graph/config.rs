@@ -22,6 +22,8 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v23.0";
 pub const ENV_ACCESS_TOKEN: &str = "WAMIG_ACCESS_TOKEN";
 pub const ENV_APP_SECRET: &str = "WAMIG_APP_SECRET";
+/// The largest token file read.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
 /// A Graph API version, `vN.0`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -316,18 +318,22 @@ pub fn token_from_sources(
 ) -> Result<Secret, GraphError> {
     if let Some(path) = token_file {
         let shown = path.display();
-        let content = std::fs::read_to_string(path).map_err(|e| {
-            let reason = match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_owned(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-                std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_owned(),
-                _ => e.to_string(),
-            };
-            GraphError::config(
-                format!("cannot read the token file {shown}: {reason}"),
-                "check the path given to --token-file; the file holds only the access token",
-            )
-        })?;
+        // A token is a few hundred characters; the bound keeps `--token-file /dev/zero` (or a
+        // FIFO) from reading for ever.
+        let content =
+            crate::files::read_text_bounded(path, MAX_TOKEN_FILE_BYTES, crate::files::Links::Follow)
+                .map_err(|e| {
+                    let reason = match (e.kind(), crate::files::refusal(&e)) {
+                        (_, Some(refusal)) => refusal.to_string(),
+                        (std::io::ErrorKind::NotFound, _) => "no such file".to_owned(),
+                        (std::io::ErrorKind::PermissionDenied, _) => "permission denied".to_owned(),
+                        _ => e.to_string(),
+                    };
+                    GraphError::config(
+                        format!("cannot read the token file {shown}: {reason}"),
+                        "check the path given to --token-file; the file holds only the access token",
+                    )
+                })?;
         let trimmed = content.trim();
         if trimmed.is_empty() {
             return Err(GraphError::config(
@@ -480,6 +486,16 @@ mod tests {
         std::fs::write(&empty, " \n").unwrap();
         let e = token_from_sources(None, Some(&empty)).unwrap_err();
         assert!(e.message().contains("is empty"));
+
+        #[cfg(unix)]
+        {
+            let e = token_from_sources(None, Some(Path::new("/dev/zero"))).unwrap_err();
+            assert!(e.message().contains("a device"), "{}", e.message());
+        }
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, "a".repeat(100_000)).unwrap();
+        let e = token_from_sources(None, Some(&huge)).unwrap_err();
+        assert!(e.message().contains("larger than"), "{}", e.message());
 
         let two = dir.path().join("two");
         std::fs::write(&two, "token-one\ntoken-two\n").unwrap();

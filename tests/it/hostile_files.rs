@@ -50,3 +50,31 @@ fn a_lock_path_holding_something_else_is_left_as_it_is() {
     assert!(stderr(&output).contains("is not a wamig lock file"), "{}", transcript(&output));
     assert_eq!(std::fs::read_to_string(rig.path().join(".wamig/state.json.lock")).unwrap(), "notes\n");
 }
+
+#[test]
+fn a_code_path_that_cannot_be_read_is_an_input_error_naming_it() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    assert_eq!(apply(&rig, &[]).status.code(), Some(3), "the code is requested");
+    // Someone made a directory where the code file goes.
+    std::fs::create_dir_all(rig.code_file(ORDERS_DIGITS)).unwrap();
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    let out = stdout(&output);
+    assert!(out.contains("file .wamig/codes/16315550102 is not valid: it is a directory"), "{out}");
+    assert!(!out.contains("waiting for a verification code"), "not told to write what is there: {out}");
+    assert_eq!(posts(&rig, "/verify_code"), 0);
+}
+
+#[test]
+fn a_malformed_code_that_appears_while_waiting_is_an_input_error() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let running = Running::spawn(apply_command(&rig, &["--wait-for-codes", "5s"]));
+    running.wait_for_line("waiting for codes for +16315550102");
+    std::fs::create_dir_all(rig.code_file(ORDERS_DIGITS).parent().unwrap()).unwrap();
+    std::fs::write(rig.code_file(ORDERS_DIGITS), "12345x\n").unwrap();
+    let output = running.finish();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert!(stdout(&output).contains("is not valid"), "{}", transcript(&output));
+    assert!(!stdout(&output).contains("12345x"), "the bad value is not echoed");
+    assert_eq!(posts(&rig, "/verify_code"), 0);
+}
