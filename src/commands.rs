@@ -110,7 +110,7 @@ pub async fn status(
                     node.id,
                     if node.is_verified() { "verified" } else { "not verified" },
                     if node.is_registered() { "registered" } else { "not registered" },
-                    node.status.as_deref().unwrap_or("unknown")
+                    crate::text::escape(node.status.as_deref().unwrap_or("unknown"))
                 ),
                 None => "not in the destination".to_owned(),
             },
@@ -120,7 +120,9 @@ pub async fn status(
         let sources: Vec<String> = snapshot
             .wabas_listing(digits)
             .filter(|(waba, _)| waba.id != number.destination_waba)
-            .map(|(waba, node)| format!("{} ({})", waba.id, node.status.as_deref().unwrap_or("listed")))
+            .map(|(waba, node)| {
+                format!("{} ({})", waba.id, crate::text::escape(node.status.as_deref().unwrap_or("listed")))
+            })
             .collect();
         if !sources.is_empty() {
             let _ = writeln!(out, "  source:   listed by {}", sources.join(", "));
@@ -182,13 +184,19 @@ pub async fn status(
                         (Some(code), None) => format!(" (code {code})"),
                         _ => String::new(),
                     };
+                    // The journal is a file anyone may have edited, and its message is Graph's text.
+                    use crate::text::escape;
                     let _ = writeln!(
                         out,
                         "            last error at {} during {}: {}{code}{}",
                         error.at.strftime("%Y-%m-%d %H:%M UTC"),
-                        error.step,
-                        error.message,
-                        error.fbtrace_id.as_deref().map(|t| format!(", fbtrace_id {t}")).unwrap_or_default()
+                        escape(&error.step),
+                        escape(&error.message),
+                        error
+                            .fbtrace_id
+                            .as_deref()
+                            .map(|t| format!(", fbtrace_id {}", escape(t)))
+                            .unwrap_or_default()
                     );
                 }
             }

@@ -106,8 +106,12 @@ pub fn render(diagnostics: &[Diagnostic], styles: &Styles) -> String {
     out
 }
 
+/// Messages, causes and hints carry values from outside (a key, a Graph message, a lock
+/// holder): their control characters are escaped before they are styled.
 fn render_one(out: &mut String, diagnostic: &Diagnostic, styles: &Styles) {
-    let _ = writeln!(out, "{}: {}", styles.error.paint("error"), styles.bold.paint(&diagnostic.message));
+    use crate::text::escape_lines;
+    let message = escape_lines(&diagnostic.message);
+    let _ = writeln!(out, "{}: {}", styles.error.paint("error"), styles.bold.paint(&*message));
     if let Some(location) = &diagnostic.location {
         let _ = writeln!(out, "  {} {}", styles.dim.paint("-->"), location.display());
         if let Some(line) = &location.source_line {
@@ -127,10 +131,10 @@ fn render_one(out: &mut String, diagnostic: &Diagnostic, styles: &Styles) {
         }
     }
     for cause in &diagnostic.causes {
-        let _ = writeln!(out, "  {} {cause}", styles.dim.paint("caused by:"));
+        let _ = writeln!(out, "  {} {}", styles.dim.paint("caused by:"), escape_lines(cause));
     }
     if let Some(hint) = &diagnostic.hint {
-        let _ = writeln!(out, "{}: {hint}", styles.hint.paint("hint"));
+        let _ = writeln!(out, "{}: {}", styles.hint.paint("hint"), escape_lines(hint));
     }
 }
 
@@ -161,6 +165,16 @@ mod tests {
         let caret = lines[4].chars().position(|c| c == '^').unwrap();
         let pointed: String = lines[3].chars().skip(caret).take(3).collect();
         assert_eq!(pointed, "bad", "{text}");
+    }
+
+    #[test]
+    fn values_from_outside_are_escaped_before_they_are_styled() {
+        let diagnostic = Diagnostic::new("unknown key `a\u{1b}[8mb`")
+            .with_cause("Graph said \u{1b}]0;title\u{7}")
+            .with_hint("rename `a\u{1b}[8mb`");
+        let text = render(&[diagnostic], &Styles::new(true));
+        assert!(!text.contains("\u{1b}[8m") && !text.contains('\u{7}'), "{text:?}");
+        assert!(text.contains("a\\u{1b}[8mb"), "{text:?}");
     }
 
     #[test]

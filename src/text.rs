@@ -48,6 +48,38 @@ fn escape_keeping<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
+/// Text about to be written to a terminal, with every control character escaped except line
+/// breaks, tabs and the colour sequences (`ESC [ digits ; m`) wamig's own styles write: the last
+/// line of defence for any value from outside that reached output without being escaped.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let is_style = |rest: &str| {
+        let params = rest.strip_prefix("\u{1b}[")?;
+        let len = params.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
+        (params.as_bytes().get(len) == Some(&b'm')).then_some(2 + len + 1)
+    };
+    if !text.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}'
+            && let Some(len) = is_style(rest)
+        {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+            continue;
+        }
+        if is_unsafe(c) && c != '\n' && c != '\t' {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
 /// At most `max` characters of `text`, ending with `…` when cut.
 pub fn shorten(text: &str, max: usize) -> Cow<'_, str> {
     match text.char_indices().nth(max) {
@@ -107,6 +139,16 @@ mod tests {
         assert_eq!(escape("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
         assert_eq!(escape_lines("one\ntwo\u{1b}[2J"), "one\ntwo\\u{1b}[2J");
         assert_eq!(escape("é € 😀"), "é € 😀");
+    }
+
+    #[test]
+    fn terminal_output_keeps_colours_and_escapes_the_rest() {
+        let styled = "\u{1b}[1m\u{1b}[31merror\u{1b}[0m: x\n\tindented";
+        assert_eq!(terminal_safe(styled), styled);
+        assert_eq!(terminal_safe("a\u{1b}]8;;http://evil\u{7}link"), "a\\u{1b}]8;;http://evil\\u{7}link");
+        assert_eq!(terminal_safe("\u{1b}[2J\u{1b}[H"), "\\u{1b}[2J\\u{1b}[H");
+        assert_eq!(terminal_safe("over\rwrite\u{9b}2J"), "over\\rwrite\\u{9b}2J");
+        assert_eq!(terminal_safe("trailing \u{1b}"), "trailing \\u{1b}");
     }
 
     #[test]

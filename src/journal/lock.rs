@@ -22,7 +22,16 @@ pub struct Holder {
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` (pid {} on {}, since {})", self.command, self.pid, self.host, self.started_at)
+        // The lock file may have been written by anyone: its text is shown escaped.
+        use crate::text::escape;
+        write!(
+            f,
+            "`{}` (pid {} on {}, since {})",
+            escape(&self.command),
+            self.pid,
+            escape(&self.host),
+            escape(&self.started_at)
+        )
     }
 }
 
@@ -88,7 +97,7 @@ impl JournalLock {
         let why = if previous.host != hostname() {
             format!(
                 "it was written on {}, not on this machine (a lock file restored from a cache or copied), and nothing here holds it",
-                previous.host
+                crate::text::escape(&previous.host)
             )
         } else if process_exists(previous.pid) {
             format!(

@@ -143,3 +143,98 @@ fn hostile_manifests_are_refused_within_256_mib() {
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     assert!(stderr(&output).contains("a device"), "{}", transcript(&output));
 }
+
+/// Control characters a terminal would act on (clear the screen, set the title, a hyperlink).
+const ESCAPES: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
+
+fn assert_no_raw_escapes(what: &str, output: &std::process::Output) {
+    for (stream, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{what}: raw control characters reach the terminal on {stream}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn control_characters_from_the_manifest_reach_the_terminal_escaped() {
+    let manifest = manifest(&[ORDERS]).replace(
+        "  - waba: \"104996122399160\"\n",
+        "  - waba: \"104996122399160\"\n    name: \"acme\\e[2J\\e]0;pwned\\a\"\n",
+    );
+    let rig = Rig::new(&manifest);
+    for format in ["text", "markdown"] {
+        let output = rig.wamig().args(["plan", "--format", format]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+        assert_no_raw_escapes(format, &output);
+        assert!(stdout(&output).contains("acme\\u{1b}[2J"), "{format}: shown escaped: {}", stdout(&output));
+    }
+    // A key nobody knows, written with an escape in it, in the error that names it.
+    std::fs::write(rig.path().join("bad.yaml"), format!("{}\"bad\\e[2Jkey\": 1\n", manifest)).unwrap();
+    let output = rig.wamig().args(["validate", "-f", "bad.yaml"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_no_raw_escapes("validate", &output);
+}
+
+#[test]
+fn a_lock_holder_and_a_saved_plan_are_shown_escaped() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    std::fs::create_dir_all(rig.path().join(".wamig")).unwrap();
+    let holder = serde_json::json!({
+        "pid": 999_999, "host": format!("runner{ESCAPES}"), "started_at": "2026-11-25T10:00:00Z",
+        "command": format!("wamig apply{ESCAPES}"),
+    });
+    std::fs::write(rig.path().join(".wamig/state.json.lock"), holder.to_string()).unwrap();
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
+    assert!(stderr(&output).contains("took over the journal lock"), "{}", transcript(&output));
+    assert_no_raw_escapes("lock holder", &output);
+
+    let mut plan = save_plan(&rig);
+    plan["numbers"][0]["checks"][0]["message"] = format!("looks fine{ESCAPES}").into();
+    plan["notes"] = serde_json::json!([format!("note{ESCAPES}")]);
+    write_plan(&rig, &plan);
+    for format in ["text", "markdown"] {
+        let output = rig.wamig().args(["show", "plan.json", "--format", format]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+        assert_no_raw_escapes(format, &output);
+    }
+}
+
+#[test]
+fn a_graph_error_message_is_shown_escaped() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let body = serde_json::json!({"error": {
+            "message": format!("Invalid OAuth access token{ESCAPES}"), "type": "OAuthException", "code": 190,
+            "fbtrace_id": format!("A{ESCAPES}"),
+        }})
+        .to_string();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 8192];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wamig.yaml"), manifest(&[ORDERS])).unwrap();
+    for log_format in ["text", "json"] {
+        let output = wamig(dir.path())
+            .args(["plan", "--log-format", log_format])
+            .env("WAMIG_GRAPH_URL", &url)
+            .env("WAMIG_ACCESS_TOKEN", "canary-token")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+        assert!(stderr(&output).contains("Invalid OAuth access token"), "{}", transcript(&output));
+        assert_no_raw_escapes(log_format, &output);
+    }
+}
