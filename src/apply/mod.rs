@@ -7,3 +7,4 @@ pub mod engine;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod signals;

@@ -1,7 +1,8 @@
 //! Owns one `wamig apply` from start to end: lock the journal (before any API call), observe,
 //! plan (or check a saved plan), show the plan, check everything needed before the first write
 //! (targets, PINs, `--max-migrations`), confirm, run the numbers in parallel, and report. Ctrl-C
-//! lets the calls in flight finish, saves the journal and ends with 130.
+//! or SIGTERM lets the calls in flight finish, saves the journal and ends with 130 or 143
+//! (`apply::signals`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use super::codes;
 use super::engine::{self, Cancel, Env, Shared, Timing};
 use super::progress::{Progress, RowState};
 use super::report::{self, NumberOutcome};
+use super::signals::{Signals, Stop};
 use crate::diag::Diagnostic;
 use crate::graph::GraphClient;
 use crate::journal::Journal;
@@ -138,9 +140,9 @@ pub async fn run(
         return Err(Error::Many(problems));
     }
 
-    // Listening from here on: a Ctrl-C at the question or during the run is seen by wamig, never
-    // by the default handler that would end the process with the lock held.
-    let mut interrupts = Interrupts::listen();
+    // Listening from here on: a Ctrl-C or SIGTERM at the question or during the run is seen by
+    // wamig, never by the default handler that would end the process with the lock held.
+    let mut signals = Signals::listen();
     if !options.auto_approve {
         if !ui.stdin_is_terminal {
             return Err(Error::usage(
@@ -158,10 +160,10 @@ pub async fn run(
         // released on the way out instead of being left to the next run to take over.
         let answer = tokio::select! {
             answer = confirmation => answer.unwrap_or_default(),
-            () = interrupts.recv() => {
+            stop = signals.recv() => {
                 ui.err("\n");
                 ui.out("Apply cancelled; nothing was done.\n");
-                return Ok(ExitStatus::Interrupted);
+                return Ok(stop.exit_status());
             }
         };
         if answer.trim() != "yes" {
@@ -171,14 +173,7 @@ pub async fn run(
     }
 
     let cancel = Arc::new(Cancel::default());
-    let interrupt = {
-        let (cancel, ui) = (cancel.clone(), ui.clone());
-        tokio::spawn(async move {
-            interrupts.recv().await;
-            ui.warn("interrupted", "interrupted: finishing the calls in flight, then saving progress");
-            cancel.cancel();
-        })
-    };
+    let stopped = Arc::new(std::sync::OnceLock::new());
     let prompt = ui.stdin_is_terminal && !options.auto_approve && options.wait_for_codes.is_none();
     // The live view needs the terminal to itself: not with JSON logs, `-q`, or code prompts.
     let progress = (ui.stderr_is_terminal
@@ -212,6 +207,7 @@ pub async fn run(
         waiting: Mutex::new(Vec::new()),
         progress: progress.clone(),
     });
+    let interrupt = super::signals::watch_run(signals, &shared, stopped.clone());
     let countdown = options.wait_for_codes.map(|total| tokio::spawn(countdown(shared.clone(), total)));
 
     let permits = Arc::new(tokio::sync::Semaphore::new(options.parallelism.max(1)));
@@ -301,7 +297,8 @@ pub async fn run(
         status = status.combine(ExitStatus::AwaitingCodes);
     }
     if counts("interrupted") > 0 || cancel.is_cancelled() {
-        status = status.combine(ExitStatus::Interrupted);
+        status =
+            status.combine(stopped.get().map_or(ExitStatus::Interrupted, |stop: &Stop| stop.exit_status()));
     }
     if counts("failed") > 0 {
         status = status.combine(ExitStatus::Error);
@@ -382,47 +379,6 @@ async fn countdown(shared: Arc<Shared>, total: Duration) {
                 &line,
                 json!({"waiting": waiting, "seconds_left": left.as_secs(), "codes_dir": shared.codes_dir}),
             );
-        }
-    }
-}
-
-/// Ctrl-C, heard from the moment this is made. On Unix the handler is installed at once; Tokio's
-/// portable `ctrl_c()` installs it only when first polled, which can be after a question was
-/// already on the screen.
-struct Interrupts {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Interrupts {
-    fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            Interrupts {
-                signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Interrupts {}
-        }
-    }
-
-    /// Resolves at the next Ctrl-C; never when no handler could be installed.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            let heard = match &mut self.signal {
-                Some(signal) => signal.recv().await.is_some(),
-                None => false,
-            };
-            if !heard {
-                std::future::pending::<()>().await;
-            }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
         }
     }
 }
