@@ -32,6 +32,10 @@ pub enum PlanFileError {
     Stale { path: PathBuf, created_at: String },
     #[error("the saved plan {} expired: made at {created_at}, valid for {hours} h", path.display())]
     Expired { path: PathBuf, created_at: String, hours: u64 },
+    #[error("refusing to save the plan to {}: it is {what}", path.display())]
+    WouldOverwrite { path: PathBuf, what: &'static str },
+    #[error("refusing to save the plan to {}: the file there is not a saved plan", path.display())]
+    NotAPlan { path: PathBuf },
 }
 
 impl ToDiagnostics for PlanFileError {
@@ -47,15 +51,46 @@ impl ToDiagnostics for PlanFileError {
                 "someone or something changed the numbers since the plan was reviewed: make a new plan, review it, then apply it"
             }
             PlanFileError::Expired { .. } => "make a new plan, review it, then apply it",
+            PlanFileError::WouldOverwrite { .. } => "give --out another path, such as plan.json",
+            PlanFileError::NotAPlan { .. } => {
+                "wamig only replaces a plan it saved: give --out another path, or move that file away first"
+            }
         };
         vec![Diagnostic::from_error(self).with_hint(hint)]
     }
 }
 
+/// Checks, before anything is observed, that `plan --out` may write to `path`: never over one of
+/// the `protected` files (the manifest, the journal, its lock) however it is reached, and never
+/// over an existing file that is not a plan wamig saved (an empty file, as `mktemp` makes, is
+/// fine).
+pub fn check_out_path(path: &Path, protected: &[(&'static str, &Path)]) -> Result<(), PlanFileError> {
+    for (what, other) in protected {
+        if crate::files::same_file(path, other) {
+            return Err(PlanFileError::WouldOverwrite { path: path.to_path_buf(), what });
+        }
+    }
+    let existing = match crate::files::read_bounded(path, MAX_PLAN_BYTES, crate::files::Links::Refuse) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(PlanFileError::Write { path: path.to_path_buf(), source }),
+    };
+    let is_plan = existing.iter().all(u8::is_ascii_whitespace)
+        || serde_json::from_slice::<serde_json::Value>(&existing).is_ok_and(|value| {
+            ["format_version", "numbers", "digest", "snapshot_digest"]
+                .iter()
+                .all(|key| value.get(key).is_some())
+        });
+    if is_plan { Ok(()) } else { Err(PlanFileError::NotAPlan { path: path.to_path_buf() }) }
+}
+
+/// Writes a plan atomically (a crash leaves the old file or the new one); a symbolic link at the
+/// path is refused, not written through.
 pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
     let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
     text.push('\n');
-    std::fs::write(path, text).map_err(|source| PlanFileError::Write { path: path.to_path_buf(), source })
+    crate::files::write_atomic(path, text.as_bytes(), false)
+        .map_err(|source| PlanFileError::Write { path: path.to_path_buf(), source })
 }
 
 /// Far above the plan of any real manifest, far below what would exhaust memory.

@@ -78,3 +78,34 @@ fn a_malformed_code_that_appears_while_waiting_is_an_input_error() {
     assert!(!stdout(&output).contains("12345x"), "the bad value is not echoed");
     assert_eq!(posts(&rig, "/verify_code"), 0);
 }
+
+#[test]
+fn plan_out_never_overwrites_the_manifest_the_journal_or_a_file_it_did_not_save() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    assert_eq!(apply(&rig, &[]).status.code(), Some(3), "a journal exists");
+    std::fs::write(rig.path().join("notes.txt"), "my notes\n").unwrap();
+    let before = |name: &str| std::fs::read(rig.path().join(name)).unwrap();
+    let kept = [
+        ("wamig.yaml", before("wamig.yaml")),
+        (".wamig/state.json", before(".wamig/state.json")),
+        ("notes.txt", before("notes.txt")),
+    ];
+    for (out, says) in [
+        ("wamig.yaml", "it is the manifest"),
+        ("./.wamig/../wamig.yaml", "it is the manifest"),
+        (".wamig/state.json", "it is the journal"),
+        ("notes.txt", "the file there is not a saved plan"),
+    ] {
+        let output = rig.wamig().args(["plan", "--out", out]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{out}: {}", transcript(&output));
+        assert!(stderr(&output).contains(says), "{out}: {}", transcript(&output));
+    }
+    for (name, bytes) in kept {
+        assert_eq!(std::fs::read(rig.path().join(name)).unwrap(), bytes, "{name} is untouched");
+    }
+    // Its own plan it replaces, as often as asked.
+    for _ in 0..2 {
+        let output = rig.wamig().args(["plan", "--out", "plan.json"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    }
+}
