@@ -132,3 +132,17 @@ async fn an_oversized_answer_is_refused_not_buffered() {
     let error = no_retries(&url).get_node::<serde_json::Value>("104996122399160", "id").await.unwrap_err();
     assert!(error.to_string().contains("larger than 16 MiB"), "{error}");
 }
+
+#[test]
+fn a_sandbox_listening_beyond_loopback_says_so() {
+    let outbox = tempfile::tempdir().unwrap();
+    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sandbox/world.yaml");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wamig"));
+    command.args(["sandbox", "--world", world, "--listen", "0.0.0.0:0", "--outbox"]).arg(outbox.path());
+    let running = crate::apply_support::Running::spawn(command);
+    running.wait_for_line("warning: listening on 0.0.0.0:");
+    running.wait_for_line("other machines can reach");
+    running.signal("INT");
+    let output = running.finish();
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+}
