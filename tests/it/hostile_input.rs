@@ -238,3 +238,25 @@ fn a_graph_error_message_is_shown_escaped() {
         assert_no_raw_escapes(log_format, &output);
     }
 }
+
+#[test]
+fn an_error_on_a_huge_line_shows_a_window_around_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    // One flow mapping 4 MB long, with a misspelt key at its end.
+    let padding = (0..200_000).map(|i| format!("\"{i:07}\"")).collect::<Vec<_>>().join(", ");
+    let manifest = format!(
+        "version: 1\ndefaults: {{ pin: {{ env: WAMIG_PIN }} }}\ndestinations: [{{ waba: \"104996122399160\", numbers: [{{ phone: \"+16315555555\" }}], name: [{padding}], nmae: x }}]\n"
+    );
+    assert!(manifest.len() > 2_000_000);
+    std::fs::write(dir.path().join("wamig.yaml"), &manifest).unwrap();
+    let output = wamig(dir.path()).arg("validate").output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", &transcript(&output)[..2000]);
+    let err = stderr(&output);
+    assert!(err.len() < 2_000, "{} bytes of errors", err.len());
+    assert!(err.contains("unknown key `nmae`"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let source = lines.iter().position(|l| l.contains("nmae: x")).expect("the excerpt shows the key");
+    let caret = lines[source + 1].chars().position(|c| c == '^').unwrap();
+    let pointed: String = lines[source].chars().skip(caret).take(4).collect();
+    assert_eq!(pointed, "nmae", "{err}");
+}
