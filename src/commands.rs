@@ -120,8 +120,8 @@ pub async fn status(
                     "in the destination (id {}): {}, {}, status {}",
                     node.id,
                     if node.is_verified() { "verified" } else { "not verified" },
-                    if node.is_registered() { "registered" } else { "not registered" },
-                    crate::text::escape(node.status.as_deref().unwrap_or("unknown"))
+                    if crate::migration::is_registered(node) { "registered" } else { "not registered" },
+                    crate::text::escape(node.status.as_ref().map_or("unknown", |s| s.as_str()))
                 ),
                 None => "not in the destination".to_owned(),
             },
@@ -132,7 +132,11 @@ pub async fn status(
             .wabas_listing(digits)
             .filter(|(waba, _)| waba.id != number.destination_waba)
             .map(|(waba, node)| {
-                format!("{} ({})", waba.id, crate::text::escape(node.status.as_deref().unwrap_or("listed")))
+                format!(
+                    "{} ({})",
+                    waba.id,
+                    crate::text::escape(node.status.as_ref().map_or("listed", |s| s.as_str()))
+                )
             })
             .collect();
         if !sources.is_empty() {
@@ -179,7 +183,7 @@ pub async fn status(
                     record.verify_attempts,
                     record.register_attempts_in_window(now)
                 );
-                if let Some(after) = crate::apply::decide::register_not_before(record, now)
+                if let Some(after) = crate::migration::register_not_before(record, now)
                     && after > now
                     && record.registered_at.is_none()
                 {
@@ -201,7 +205,7 @@ pub async fn status(
                         out,
                         "            last error at {} during {}: {}{code}{}",
                         error.at.strftime("%Y-%m-%d %H:%M UTC"),
-                        escape(&error.step),
+                        error.step,
                         escape(&error.message),
                         error
                             .fbtrace_id

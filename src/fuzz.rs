@@ -286,7 +286,8 @@ proptest! {
             for record in journal.numbers.values() {
                 let _ = record.code_cooldown_active(now());
                 let _ = record.register_attempts_in_window(now());
-                let _ = crate::apply::decide::register_not_before(record, now());
+                let _ = crate::migration::register_not_before(record, now());
+                let _ = crate::migration::classify(None, Some(record), now());
                 // What apply and its report compute from a recorded code request.
                 if let Some(request) = &record.last_code_request {
                     let _ = request.at + crate::journal::CODE_COOLDOWN;
@@ -314,7 +315,7 @@ proptest! {
             let info = RequestInfo { method: "POST".into(), path: "/v23.0/1/register".into(), op: Operation::Register, node_id: Some("1".into()) };
             let error = crate::graph::GraphError::from_response(info, status, body.as_bytes(), &|t: &str| t.to_owned());
             let _ = crate::diag::render(&crate::diag::ToDiagnostics::diagnostics(&error), &Styles::new(true));
-            let _ = (error.class(), error.message(), error.hint());
+            let _ = (error.class(), error.message(), crate::hints::graph_hint(&error));
         }
     }
 
@@ -336,4 +337,18 @@ proptest! {
         let base = reqwest::Url::parse("https://graph.facebook.com").unwrap_or_else(|_| unreachable!());
         let _ = crate::graph::sanitize_next(&base, &text);
     }
+}
+
+/// The values mutated above must themselves be valid, or the properties would only ever test
+/// the parsers' refusals.
+#[test]
+fn the_values_mutated_are_valid() {
+    for answer in [destination_answer(), source_answer()] {
+        if let Err(error) = serde_json::from_value::<Waba>(answer) {
+            panic!("a base answer does not decode: {error}");
+        }
+    }
+    let plan: Plan = serde_json::from_value(saved_plan_value()).expect("the base plan decodes");
+    assert_eq!(plan.numbers.len(), 2);
+    assert!(crate::planfile::parse(&saved_plan_value().to_string(), Path::new("plan.json")).is_ok());
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::json;
 
+use super::calls::MigrationCalls;
 use super::engine::Shared;
 use crate::ExitStatus;
 use crate::ui::Level;
@@ -45,21 +46,31 @@ impl Stop {
     }
 }
 
+/// The first stop heard in this process. Signals are process-wide, and so is what they asked.
+static HEARD: OnceLock<Stop> = OnceLock::new();
+
+/// The run's exit status as the stop heard makes it: an interruption by SIGTERM ends with 143.
+pub fn as_heard(status: ExitStatus) -> ExitStatus {
+    match (status, HEARD.get()) {
+        (ExitStatus::Interrupted, Some(stop)) => stop.exit_status(),
+        _ => status,
+    }
+}
+
 /// Watches a running apply: the first stop cancels it (the calls in flight finish, progress is
-/// saved, the summary is printed, and the run ends with the stop's exit status, kept in
-/// `stopped`); a second ends the process at once. Journal saves happen under the journal's
+/// saved, the summary is printed, and the run ends with the stop's exit status, see
+/// [`as_heard`]); a second ends the process at once. Journal saves happen under the journal's
 /// lock, so the exit takes that lock first: the file on disk is never half written, and it
 /// holds every step recorded so far (each call is recorded before it is made).
-pub fn watch_run(
+pub fn watch_run<G: MigrationCalls>(
     signals: Signals,
-    shared: &Arc<Shared>,
-    stopped: Arc<OnceLock<Stop>>,
+    shared: &Arc<Shared<G>>,
 ) -> tokio::task::JoinHandle<()> {
     let first_shared = shared.clone();
     let second_shared = shared.clone();
     signals.watch(
         move |stop| {
-            let _ = stopped.set(stop);
+            let _ = HEARD.set(stop);
             first_shared.ui.event(
                 Level::Warn,
                 "interrupted",

@@ -5,6 +5,7 @@ mod apply_support;
 mod plan_support;
 mod support;
 
+mod apply_budget;
 mod apply_codes;
 mod apply_crash;
 mod apply_errors;
