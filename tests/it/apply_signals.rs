@@ -7,14 +7,21 @@ use crate::support::*;
 
 const INITIATE: &str = "/104996122399160/phone_numbers";
 
+/// An apply whose migration call is held by the sandbox (the hold's id returned) when SIGTERM
+/// reaches it, once it has said it is winding down.
+fn terminated_while_starting_the_migration(rig: &Rig) -> (Running, u64) {
+    let hold = rig.sandbox.hold("POST", INITIATE);
+    let running = Running::spawn(apply_command(rig, &[]));
+    wait_held(rig, hold);
+    running.signal("TERM");
+    running.wait_for_line("terminated: finishing the calls in flight");
+    (running, hold)
+}
+
 #[test]
 fn sigterm_lets_the_call_in_flight_finish_saves_progress_and_exits_143() {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let hold = rig.sandbox.hold("POST", INITIATE);
-    let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold);
-    running.signal("TERM");
-    running.wait_for_line("terminated: finishing the calls in flight");
+    let (running, hold) = terminated_while_starting_the_migration(&rig);
     rig.sandbox.release(hold);
     let output = running.finish();
     assert_eq!(output.status.code(), Some(143), "{}", transcript(&output));
@@ -38,11 +45,7 @@ fn sigterm_lets_the_call_in_flight_finish_saves_progress_and_exits_143() {
 #[test]
 fn a_second_stop_ends_at_once_with_the_journal_whole() {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let hold = rig.sandbox.hold("POST", INITIATE);
-    let running = Running::spawn(apply_command(&rig, &[]));
-    wait_held(&rig, hold);
-    running.signal("TERM");
-    running.wait_for_line("terminated: finishing the calls in flight");
+    let (running, hold) = terminated_while_starting_the_migration(&rig);
     // The call in flight never finishes: only the second stop can end the run.
     running.signal("INT");
     let output = running.finish();

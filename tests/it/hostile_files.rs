@@ -5,39 +5,38 @@
 use crate::apply_support::*;
 use crate::support::*;
 
+/// Plants `.wamig/<name>` as a symbolic link to a precious file holding `content`, runs apply,
+/// and checks it refused (exit 1, naming the link, doing nothing) and left the file alone.
 #[cfg(unix)]
-#[test]
-fn a_planted_lock_link_is_refused_and_its_target_kept() {
+fn apply_with_planted_link(name: &str, content: &str) -> String {
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let precious = rig.path().join("precious.txt");
-    std::fs::write(&precious, "the only copy\n").unwrap();
+    let precious = rig.path().join("precious");
+    std::fs::write(&precious, content).unwrap();
     std::fs::create_dir_all(rig.path().join(".wamig")).unwrap();
-    std::os::unix::fs::symlink(&precious, rig.path().join(".wamig/state.json.lock")).unwrap();
+    std::os::unix::fs::symlink(&precious, rig.path().join(".wamig").join(name)).unwrap();
 
     let output = apply(&rig, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
     let err = stderr(&output);
-    assert!(err.contains("cannot lock the journal"), "{err}");
     assert!(err.contains("symbolic link"), "{err}");
     assert!(err.contains("hint: ") && err.contains("rm "), "{err}");
-    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "the only copy\n");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), content, "the link's target is untouched");
     assert_eq!(writes(&rig), 0, "nothing was done");
+    err
+}
+
+#[cfg(unix)]
+#[test]
+fn a_planted_lock_link_is_refused_and_its_target_kept() {
+    let err = apply_with_planted_link("state.json.lock", "the only copy\n");
+    assert!(err.contains("cannot lock the journal"), "{err}");
 }
 
 #[cfg(unix)]
 #[test]
 fn a_planted_journal_link_is_refused_and_its_target_kept() {
-    let rig = Rig::new(&manifest(&[ORDERS]));
-    let precious = rig.path().join("precious.json");
-    std::fs::write(&precious, "{\"format_version\": 1}\n").unwrap();
-    std::fs::create_dir_all(rig.path().join(".wamig")).unwrap();
-    std::os::unix::fs::symlink(&precious, rig.path().join(".wamig/state.json")).unwrap();
-
-    let output = apply(&rig, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
-    assert!(stderr(&output).contains("symbolic link"), "{}", transcript(&output));
-    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "{\"format_version\": 1}\n");
-    assert_eq!(writes(&rig), 0);
+    let err = apply_with_planted_link("state.json", "{\"format_version\": 1}\n");
+    assert!(err.contains("cannot read the journal"), "{err}");
 }
 
 #[test]
