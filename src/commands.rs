@@ -51,6 +51,17 @@ pub async fn plan(
     options: &PlanOptions,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
+    if let Some(out) = &options.out {
+        let lock = crate::journal::lock::lock_path(&options.state_path);
+        crate::planfile::check_out_path(
+            out,
+            &[
+                ("the manifest", &manifest.path),
+                ("the journal", &options.state_path),
+                ("the journal's lock", &lock),
+            ],
+        )?;
+    }
     let journal = Journal::load(&options.state_path)?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let plan =
