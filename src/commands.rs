@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::graph::GraphClient;
-use crate::journal::Journal;
+use crate::journal::NumberRecord;
 use crate::manifest::LoadedManifest;
 use crate::plan::Plan;
 use crate::ui::{Level, Ui};
@@ -41,7 +41,7 @@ pub struct PlanOptions {
     pub format: PlanFormat,
     pub out: Option<PathBuf>,
     pub detailed_exitcode: bool,
-    pub state_path: PathBuf,
+    pub state: crate::state::StateLocation,
 }
 
 /// `wamig plan`: observe, plan, print, optionally save.
@@ -51,7 +51,7 @@ pub async fn plan(
     options: &PlanOptions,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
-    let journal = Journal::load(&options.state_path)?;
+    let journal = crate::state::load(&options.state).await?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let plan =
         crate::plan::plan(&manifest.desired, &manifest.digest, &snapshot, &journal, jiff::Timestamp::now());
@@ -89,10 +89,10 @@ pub fn show(path: &Path, format: PlanFormat, ui: &Ui) -> Result<ExitStatus, Erro
 pub async fn status(
     manifest: &LoadedManifest,
     client: &GraphClient,
-    state_path: &Path,
+    state: &crate::state::StateLocation,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
-    let journal = Journal::load(state_path)?;
+    let journal = crate::state::load(state).await?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let now = jiff::Timestamp::now();
     let mut out = String::new();
@@ -129,72 +129,71 @@ pub async fn status(
             None => {
                 let _ = writeln!(out, "  journal:  nothing done by wamig yet");
             }
-            Some(record) => {
-                let last = [
-                    (record.registered_at, "registered"),
-                    (record.verified_at, "verified"),
-                    (record.last_code_request.as_ref().map(|r| r.at), "code requested"),
-                    (record.initiated_at, "migration started"),
-                ]
-                .into_iter()
-                .filter_map(|(at, what)| at.map(|at| (at, what)))
-                .max_by_key(|(at, _)| *at);
-                if let Some((at, what)) = last {
-                    let _ = writeln!(
-                        out,
-                        "  journal:  last step {what} at {}",
-                        at.strftime("%Y-%m-%d %H:%M UTC")
-                    );
-                }
-                if let Some(request) = &record.last_code_request {
-                    let _ = writeln!(
-                        out,
-                        "            code requested {} time(s), last by {} at {}{}",
-                        record.code_requests,
-                        request.method,
-                        request.at.strftime("%Y-%m-%d %H:%M UTC"),
-                        if record.verified_at.is_none() && record.code_cooldown_active(now) {
-                            " (no new code before the 10-minute cooldown ends)"
-                        } else {
-                            ""
-                        }
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "            verify attempts {}, register attempts {} in the last 72 h (Meta allows 10)",
-                    record.verify_attempts,
-                    record.register_attempts_in_window(now)
-                );
-                if let Some(after) = crate::apply::decide::register_not_before(record, now)
-                    && after > now
-                    && record.registered_at.is_none()
-                {
-                    let _ = writeln!(
-                        out,
-                        "            Meta is still provisioning the display name: apply calls register again after {}",
-                        after.strftime("%Y-%m-%d %H:%M UTC")
-                    );
-                }
-                if let Some(error) = &record.last_error {
-                    let code = match (error.code, error.subcode) {
-                        (Some(code), Some(sub)) => format!(" (code {code}, subcode {sub})"),
-                        (Some(code), None) => format!(" (code {code})"),
-                        _ => String::new(),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "            last error at {} during {}: {}{code}{}",
-                        error.at.strftime("%Y-%m-%d %H:%M UTC"),
-                        error.step,
-                        error.message,
-                        error.fbtrace_id.as_deref().map(|t| format!(", fbtrace_id {t}")).unwrap_or_default()
-                    );
-                }
-            }
+            Some(record) => journal_lines(&mut out, record, now),
         }
         out.push('\n');
     }
     ui.out(&out);
     Ok(ExitStatus::Success)
+}
+
+/// What the journal remembers of one number, as `status` and `wamig state show` print it.
+pub fn journal_lines(out: &mut String, record: &NumberRecord, now: jiff::Timestamp) {
+    let last = [
+        (record.registered_at, "registered"),
+        (record.verified_at, "verified"),
+        (record.last_code_request.as_ref().map(|r| r.at), "code requested"),
+        (record.initiated_at, "migration started"),
+    ]
+    .into_iter()
+    .filter_map(|(at, what)| at.map(|at| (at, what)))
+    .max_by_key(|(at, _)| *at);
+    if let Some((at, what)) = last {
+        let _ = writeln!(out, "  journal:  last step {what} at {}", at.strftime("%Y-%m-%d %H:%M UTC"));
+    }
+    if let Some(request) = &record.last_code_request {
+        let _ = writeln!(
+            out,
+            "            code requested {} time(s), last by {} at {}{}",
+            record.code_requests,
+            request.method,
+            request.at.strftime("%Y-%m-%d %H:%M UTC"),
+            if record.verified_at.is_none() && record.code_cooldown_active(now) {
+                " (no new code before the 10-minute cooldown ends)"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "            verify attempts {}, register attempts {} in the last 72 h (Meta allows 10)",
+        record.verify_attempts,
+        record.register_attempts_in_window(now)
+    );
+    if let Some(after) = crate::apply::decide::register_not_before(record, now)
+        && after > now
+        && record.registered_at.is_none()
+    {
+        let _ = writeln!(
+            out,
+            "            Meta is still provisioning the display name: apply calls register again after {}",
+            after.strftime("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    if let Some(error) = &record.last_error {
+        let code = match (error.code, error.subcode) {
+            (Some(code), Some(sub)) => format!(" (code {code}, subcode {sub})"),
+            (Some(code), None) => format!(" (code {code})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "            last error at {} during {}: {}{code}{}",
+            error.at.strftime("%Y-%m-%d %H:%M UTC"),
+            error.step,
+            error.message,
+            error.fbtrace_id.as_deref().map(|t| format!(", fbtrace_id {t}")).unwrap_or_default()
+        );
+    }
 }

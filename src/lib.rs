@@ -23,6 +23,7 @@ pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
+pub mod state;
 pub mod ui;
 
 pub use error::Error;

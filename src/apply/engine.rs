@@ -18,7 +18,7 @@ use super::decide::{self, Next, Situation};
 use super::progress::{Progress, RowState};
 use super::report::{NumberOutcome, TemplateReport, VerificationReport};
 use crate::graph::{self, ErrorClass, GraphClient, GraphError};
-use crate::journal::{CodeRequest, Journal, JournalError, NumberRecord, RecordedError};
+use crate::journal::{CodeRequest, Journal, NumberRecord, RecordedError};
 use crate::manifest::{CodeMethod, DesiredNumber};
 use crate::observe::{self, NumberView, Snapshot};
 use crate::plan::{NumberPlan, Step};
@@ -90,7 +90,8 @@ impl Default for Timing {
 pub struct Shared {
     pub client: GraphClient,
     pub journal: Mutex<Journal>,
-    pub state_path: PathBuf,
+    /// Where the journal is saved, under its lock (a file, or a shared store).
+    pub state: Arc<crate::state::Held>,
     pub codes_dir: PathBuf,
     pub env: Env,
     pub ui: Ui,
@@ -115,7 +116,7 @@ pub struct Shared {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
-    Journal(#[from] JournalError),
+    Journal(#[from] crate::state::StateError),
 }
 
 impl Shared {
@@ -123,7 +124,7 @@ impl Shared {
         &self,
         number: &DesiredNumber,
         change: impl FnOnce(&mut NumberRecord) -> T,
-    ) -> Result<T, JournalError> {
+    ) -> Result<T, crate::state::StateError> {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let entry = journal.entry(&number.phone.e164(), &number.destination_waba);
         let before = entry.clone();
@@ -131,7 +132,7 @@ impl Shared {
         // Every round records what it read back; a save (with its fsync, under the lock all
         // numbers share) is only needed when that changed something.
         if *entry != before {
-            journal.save(&self.state_path)?;
+            self.state.save(&journal)?;
         }
         Ok(result)
     }

@@ -16,8 +16,6 @@ use super::progress::{Progress, RowState};
 use super::report::{self, NumberOutcome};
 use crate::diag::Diagnostic;
 use crate::graph::GraphClient;
-use crate::journal::Journal;
-use crate::journal::lock::JournalLock;
 use crate::manifest::{LoadedManifest, PhoneNumber};
 use crate::plan::{Action, Step};
 use crate::ui::{Level, Ui};
@@ -25,7 +23,7 @@ use crate::{Error, ExitStatus};
 
 pub struct ApplyOptions {
     pub plan_file: Option<PathBuf>,
-    pub state_path: PathBuf,
+    pub state: crate::state::StateLocation,
     pub codes_dir: PathBuf,
     pub auto_approve: bool,
     pub wait_for_codes: Option<Duration>,
@@ -53,14 +51,11 @@ pub async fn run(
         }
     }
 
-    let lock = JournalLock::acquire(&options.state_path, "wamig apply")?;
-    if let Some(previous) = &lock.taken_over_from {
-        ui.warn(
-            "lock_taken_over",
-            &format!("took over the journal lock left by {previous}, which is no longer running"),
-        );
+    let lock = crate::state::lock(&options.state, "wamig apply", ui).await?;
+    if let Some(message) = lock.taken_over() {
+        ui.warn("lock_taken_over", &message);
     }
-    let journal = Journal::load(&options.state_path)?;
+    let journal = lock.load()?;
 
     let snapshot = crate::observe::observe(&client, desired, ui).await?;
     let now = jiff::Timestamp::now();
@@ -200,7 +195,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         client,
         journal: Mutex::new(journal),
-        state_path: options.state_path.clone(),
+        state: lock.clone(),
         codes_dir: options.codes_dir.clone(),
         env: options.env.clone(),
         ui: ui.clone(),
@@ -288,15 +283,15 @@ pub async fn run(
         progress.finish();
     }
     let outcomes: Vec<(String, NumberOutcome)> = outcomes.into_iter().map(|(_, p, o)| (p, o)).collect();
-    drop(lock);
+    lock.release();
 
     ui.out(&report::render_summary(&outcomes, &blocked, &ui.styles));
-    ui.out(&report::render_handoff(&outcomes, &options.state_path, &ui.styles));
+    ui.out(&report::render_handoff(&outcomes, &options.state, &ui.styles));
     summary_event(ui, &outcomes, blocked.len(), shared.client.request_count());
     let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
     if let Some(error) = fatal {
         return Err(match error {
-            engine::EngineError::Journal(error) => Error::Journal(error),
+            engine::EngineError::Journal(error) => Error::State(error),
         });
     }
     let mut status = blocked_status;
