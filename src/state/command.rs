@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::lease::LockStatus;
+use super::lease::{LockStatus, at};
 use super::{SharedStore, StateLocation};
 use crate::journal::Journal;
 use crate::journal::lock::{JournalLock, lock_path};
@@ -93,7 +93,7 @@ pub async fn lock(location: &StateLocation, format: StateFormat, ui: &Ui) -> Res
                     if let Some(run) = &record.holder.ci_run {
                         let _ = writeln!(text, "  CI run:      {run}");
                     }
-                    let _ = writeln!(text, "  since:       {}", record.since);
+                    let _ = writeln!(text, "  since:       {}", at(record.since));
                     if live {
                         let left = crate::duration::display_seconds(
                             record.lease_until.duration_since(now).unsigned_abs(),
@@ -101,13 +101,13 @@ pub async fn lock(location: &StateLocation, format: StateFormat, ui: &Ui) -> Res
                         let _ = writeln!(
                             text,
                             "  lease ends:  {} (in {left}; its holder renews it while it runs)",
-                            record.lease_until
+                            at(record.lease_until)
                         );
                     } else {
                         let _ = writeln!(
                             text,
                             "  lease ended: {} (its holder stopped renewing it: the next apply takes it over)",
-                            record.lease_until
+                            at(record.lease_until)
                         );
                     }
                 }
@@ -118,10 +118,10 @@ pub async fn lock(location: &StateLocation, format: StateFormat, ui: &Ui) -> Res
                         .as_deref()
                         .map(|by| format!(" (force-unlocked by {by})"))
                         .unwrap_or_default();
-                    let at = record.released_at.unwrap_or(record.lease_until);
+                    let released = at(record.released_at.unwrap_or(record.lease_until));
                     let _ = writeln!(
                         text,
-                        "It was last held by `{}` of {}, released at {at}{by}.",
+                        "It was last held by `{}` of {}, released at {released}{by}.",
                         record.operation, record.holder
                     );
                 }

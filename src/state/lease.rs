@@ -118,12 +118,23 @@ impl LockRecord {
     /// One line naming the holder, for errors and `wamig state lock`.
     pub fn describe(&self, now: Timestamp) -> String {
         let lease = if self.lease_until > now {
-            format!("its lease ends at {} (in {})", self.lease_until, remaining(self.lease_until, now))
+            format!("its lease ends at {} (in {})", at(self.lease_until), remaining(self.lease_until, now))
         } else {
-            format!("its lease ended at {}", self.lease_until)
+            format!("its lease ended at {}", at(self.lease_until))
         };
-        format!("`{}` by {}, since {}; {lease}; lock id {}", self.operation, self.holder, self.since, self.id)
+        format!(
+            "`{}` by {}, since {}; {lease}; lock id {}",
+            self.operation,
+            self.holder,
+            at(self.since),
+            self.id
+        )
     }
+}
+
+/// A lock time as people read it: to the second, in UTC (the record keeps the full precision).
+pub fn at(time: Timestamp) -> String {
+    time.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 pub fn lease_end(now: Timestamp, lease: Duration) -> Timestamp {
@@ -186,7 +197,7 @@ mod tests {
         let later = "2026-11-25T12:03:00Z".parse().unwrap();
         assert!(!record.is_live(later) && record.is_expired(later));
         assert!(
-            record.describe(now).contains("its lease ends at 2026-11-25T12:03:00Z (in 3m00s)"),
+            record.describe(now).contains("its lease ends at 2026-11-25 12:03:00 UTC (in 3m00s)"),
             "{}",
             record.describe(now)
         );

@@ -410,11 +410,7 @@ impl Lease {
             }
             (Err(Failure::Conflict), holder) => {
                 let why = match holder {
-                    Some(record) if record.generation != self.generation => format!(
-                        "the journal was taken over: the lock is now generation {} ({})",
-                        record.generation,
-                        record.describe(Timestamp::now())
-                    ),
+                    Some(record) if record.generation != self.generation => lost_to(&record),
                     _ => "the journal was changed by another process".to_owned(),
                 };
                 *self.lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
@@ -438,8 +434,11 @@ impl Lease {
                 return Ok(());
             }
             slot.released = true;
-            if let Some(why) = lease.lost.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-                return Err(format!("the lock on {} was not released: {why}", lease.url()));
+            if lease.lost.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                return Err(format!(
+                    "the lock on {} is no longer this process's: it was left as it is",
+                    lease.url()
+                ));
             }
             let released = slot.record.clone().released(Timestamp::now(), None);
             match put_json(
@@ -458,7 +457,7 @@ impl Lease {
                 Err(Failure::Other(message)) => Err(format!(
                     "cannot release the lock on {} ({message}); it frees itself when its lease ends at {}",
                     lease.url(),
-                    slot.record.lease_until
+                    super::lease::at(slot.record.lease_until)
                 )),
             }
         });
@@ -470,6 +469,25 @@ impl Lease {
         if let Some(warning) = warning {
             self.ui.warn("lock_not_released", &warning);
         }
+    }
+}
+
+/// Why a holder lost its lock to `record`, the lock as it is now.
+fn lost_to(record: &LockRecord) -> String {
+    match (&record.status, &record.released_by) {
+        (super::lease::LockStatus::Released, Some(by)) => format!(
+            "its lock was force-unlocked by {by} at {} (generation {})",
+            super::lease::at(record.released_at.unwrap_or(record.lease_until)),
+            record.generation
+        ),
+        (super::lease::LockStatus::Released, None) => {
+            format!("its lock was taken over and released since (generation {})", record.generation)
+        }
+        (super::lease::LockStatus::Held, _) => format!(
+            "its lock was taken over (generation {}) by {}",
+            record.generation,
+            record.describe(Timestamp::now())
+        ),
     }
 }
 
@@ -508,7 +526,7 @@ async fn renew(lease: Arc<Lease>) {
                 &format!(
                     "cannot renew the lock on {} ({message}); trying again; its lease ends at {}",
                     lease.url(),
-                    slot.record.lease_until
+                    super::lease::at(slot.record.lease_until)
                 ),
             ),
         }

@@ -3,6 +3,7 @@
 
 mod apply_support;
 mod plan_support;
+mod shared_support;
 mod support;
 
 mod apply_codes;
@@ -26,4 +27,5 @@ mod rig_smoke;
 mod sandbox_api;
 mod sandbox_shapes;
 mod schema;
+mod shared_state;
 mod validate;

@@ -117,7 +117,7 @@ async fn an_expired_lease_is_taken_over_and_its_old_holder_can_no_longer_write()
     new.save(&journal_with(3)).unwrap();
     // The old holder's release leaves the new holder's lock alone.
     old.release();
-    assert!(warnings.captured().contains("was not released"), "{}", warnings.captured());
+    assert!(warnings.captured().contains("is no longer this process's"), "{}", warnings.captured());
     assert_eq!(object(&memory, "lock.json").await["status"], "held");
     new.release();
 }
