@@ -109,8 +109,8 @@ pub async fn status(
                     "in the destination (id {}): {}, {}, status {}",
                     node.id,
                     if node.is_verified() { "verified" } else { "not verified" },
-                    if node.is_registered() { "registered" } else { "not registered" },
-                    node.status.as_deref().unwrap_or("unknown")
+                    if crate::migration::is_registered(node) { "registered" } else { "not registered" },
+                    node.status.as_ref().map_or("unknown", |s| s.as_str())
                 ),
                 None => "not in the destination".to_owned(),
             },
@@ -120,7 +120,9 @@ pub async fn status(
         let sources: Vec<String> = snapshot
             .wabas_listing(digits)
             .filter(|(waba, _)| waba.id != number.destination_waba)
-            .map(|(waba, node)| format!("{} ({})", waba.id, node.status.as_deref().unwrap_or("listed")))
+            .map(|(waba, node)| {
+                format!("{} ({})", waba.id, node.status.as_ref().map_or("listed", |s| s.as_str()))
+            })
             .collect();
         if !sources.is_empty() {
             let _ = writeln!(out, "  source:   listed by {}", sources.join(", "));
@@ -171,7 +173,7 @@ pub fn journal_lines(out: &mut String, record: &NumberRecord, now: jiff::Timesta
         record.verify_attempts,
         record.register_attempts_in_window(now)
     );
-    if let Some(after) = crate::apply::decide::register_not_before(record, now)
+    if let Some(after) = crate::migration::register_not_before(record, now)
         && after > now
         && record.registered_at.is_none()
     {

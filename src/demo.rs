@@ -172,7 +172,7 @@ async fn walk(dir: &Path, ui: &Ui) -> Result<ExitStatus, Error> {
     let first_apply = "WAMIG_PIN=****** wamig apply --auto-approve --parallelism 1";
     stage.heading("Apply: start both migrations and ask Meta for the codes", Some(first_apply));
     let status = apply(&manifest, &client, &state_path, &codes_dir, ui).await?;
-    expect("wamig apply", ExitStatus::AwaitingCodes, status)?;
+    expect("wamig apply", ExitStatus::Paused, status)?;
     stage.say(&format!(
         "\nwamig apply exited {}: it stopped to wait for verification codes, with its progress saved in\n\
          the journal. Nothing failed: in CI, treat exit 3 as \"paused\" and run apply again once the\n\
@@ -270,6 +270,7 @@ async fn apply(
         register_backoff: vec![Duration::from_secs(1), Duration::from_secs(1)],
         max_retry_wait: Duration::from_secs(2),
         retry_base: Duration::from_secs(1),
+        confirm_backoff: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
     };
     let options = ApplyOptions {
         plan_file: None,
@@ -311,8 +312,8 @@ mod tests {
 
     #[test]
     fn an_unexpected_outcome_is_an_error_with_a_hint() {
-        assert!(expect("wamig apply", ExitStatus::AwaitingCodes, ExitStatus::AwaitingCodes).is_ok());
-        let error = expect("wamig apply", ExitStatus::AwaitingCodes, ExitStatus::Blocked).unwrap_err();
+        assert!(expect("wamig apply", ExitStatus::Paused, ExitStatus::Paused).is_ok());
+        let error = expect("wamig apply", ExitStatus::Paused, ExitStatus::Blocked).unwrap_err();
         let diagnostics = error.diagnostics();
         assert_eq!(diagnostics[0].message, "the demo expected `wamig apply` to exit 3, but it exited 4");
         assert!(diagnostics[0].hint.as_deref().unwrap().contains("bug"));

@@ -9,8 +9,9 @@ pub enum ExitStatus {
     Error = 1,
     /// `plan --detailed-exitcode`: the plan has changes.
     Changes = 2,
-    /// `apply` stopped to wait for verification codes; progress is saved.
-    AwaitingCodes = 3,
+    /// `apply` paused with progress saved: it waits for verification codes, for a WABA's Graph
+    /// budget to come back, or for Graph to confirm a write it already answered.
+    Paused = 3,
     /// At least one number is blocked by a failed eligibility check.
     Blocked = 4,
     /// Interrupted by Ctrl-C after saving progress.
@@ -32,7 +33,7 @@ impl ExitStatus {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Changes => 1,
-            ExitStatus::AwaitingCodes => 2,
+            ExitStatus::Paused => 2,
             ExitStatus::Blocked => 3,
             ExitStatus::Interrupted => 4,
             ExitStatus::Error => 5,
@@ -48,8 +49,8 @@ mod tests {
     fn priority_follows_the_contract() {
         assert_eq!(Changes.combine(Blocked), Blocked);
         assert_eq!(Blocked.combine(Error), Error);
-        assert_eq!(AwaitingCodes.combine(Blocked), Blocked);
-        assert_eq!(Success.combine(AwaitingCodes), AwaitingCodes);
+        assert_eq!(Paused.combine(Blocked), Blocked);
+        assert_eq!(Success.combine(Paused), Paused);
         assert_eq!(Success.combine(Success), Success);
     }
 }

@@ -11,7 +11,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::diag::{Diagnostic, ToDiagnostics};
-use crate::manifest::CodeMethod;
+use crate::graph::ErrorClass;
+use crate::migration::Step;
+use crate::vocabulary::CodeMethod;
 
 pub mod lock;
 
@@ -43,8 +45,14 @@ pub struct NumberRecord {
     pub code_requests: u32,
     #[serde(default)]
     pub verify_attempts: u32,
+    /// When a verification of this node succeeded (or Meta answered that it was verified
+    /// already): ownership is proven, whatever a lagging read says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<Timestamp>,
+    /// When Meta answered register with "verify ownership first" (133006): the number is back
+    /// at the code step until a verification succeeds after this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership_required_at: Option<Timestamp>,
     /// Every register call made, for the 10-per-72-hours budget.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub register_attempts: Vec<Timestamp>,
@@ -70,7 +78,10 @@ pub struct CodeRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecordedError {
     pub at: Timestamp,
-    pub step: String,
+    pub step: Step,
+    /// What kind of failure it was, as wamig classified it.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::graph::class_by_name")]
+    pub class: Option<ErrorClass>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,6 +111,25 @@ impl NumberRecord {
     /// unverified afterwards (Meta asks for ownership to be proven again) needs a new one.
     pub fn unspent_code_request(&self) -> Option<&CodeRequest> {
         self.last_code_request.as_ref().filter(|request| self.verified_at.is_none_or(|at| at < request.at))
+    }
+
+    /// Makes `id` the node this record speaks of. Facts about another node (its start, its
+    /// verification, its registration) no longer apply; what Meta counts per number (code
+    /// requests and their cooldown, register attempts) stays. A start recorded before any id
+    /// was known (its answer was lost) is this node's.
+    pub fn adopt_node(&mut self, id: &str) {
+        if self.phone_number_id.as_deref() == Some(id) {
+            return;
+        }
+        if self.phone_number_id.is_some() {
+            self.initiated_at = None;
+        }
+        self.phone_number_id = Some(id.to_owned());
+        self.verify_attempts = 0;
+        self.verified_at = None;
+        self.ownership_required_at = None;
+        self.registered_at = None;
+        self.templates_checked_at = None;
     }
 
     /// Register calls made inside the 72-hour window ending `now`.
@@ -134,11 +164,15 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+    /// A shared journal (`--state s3://...`) could not be read or written; `state` says why.
+    #[error(transparent)]
+    Shared(Box<crate::state::StateError>),
 }
 
 impl ToDiagnostics for JournalError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         let hint = match self {
+            JournalError::Shared(error) => return error.diagnostics(),
             JournalError::Read { .. } | JournalError::Write { .. } | JournalError::Lock { .. } => {
                 "check that the directory exists and is writable, or choose another path with --state or WAMIG_STATE"
                     .to_owned()

@@ -1,8 +1,12 @@
-//! Owns the execution of one number: a loop that reads the number's live state back, asks
-//! `decide::next` what comes next, performs that one write, records it in the journal (saved at
-//! once) and goes round again. Errors that may have let a write through lead to a re-read, never
-//! to a blind retry. It returns an outcome value (done, awaiting a code, failed, interrupted);
-//! it prints nothing but log events, and never a secret.
+//! Owns the execution of one number: a loop that classifies where the number stands
+//! (`crate::migration`, from the last known node and the journal), performs the one write that
+//! comes next, records its answer in the journal (saved at once) and goes round again. A write
+//! Graph answered with success is believed without reading it back; reads happen where an answer
+//! cannot tell (an outcome lost in transport, a refusal that says the state is other than
+//! believed) and once at the end, to confirm and report. A definite refusal stops the number;
+//! nothing is repeated because a read lags. It returns an outcome value (done, awaiting a code,
+//! confirming, failed, interrupted); it prints nothing but log events, and never a secret. The
+//! writes themselves are in `steps`, the closing read in `finish`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,15 +17,16 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::calls::MigrationCalls;
 use super::codes::{self, CodeLookup, CodeSource};
-use super::decide::{self, Next, Situation};
 use super::progress::{Progress, RowState};
-use super::report::{NumberOutcome, TemplateReport, VerificationReport};
-use crate::graph::{self, ErrorClass, GraphClient, GraphError};
-use crate::journal::{CodeRequest, Journal, NumberRecord, RecordedError};
-use crate::manifest::{CodeMethod, DesiredNumber};
+use super::report::NumberOutcome;
+use crate::graph::{ErrorClass, GraphError};
+use crate::journal::{Journal, JournalError, NumberRecord, RecordedError};
+use crate::manifest::DesiredNumber;
+use crate::migration::{self, Next, RunContext, Step};
 use crate::observe::{self, NumberView, Snapshot};
-use crate::plan::{NumberPlan, Step};
+use crate::plan::NumberPlan;
 use crate::secret::Secret;
 use crate::ui::{Level, Ui};
 
@@ -69,6 +74,9 @@ pub struct Timing {
     /// The first wait before a step is tried again after throttling, maintenance or a lost
     /// answer, when Graph does not say how long; it doubles with each retry.
     pub retry_base: Duration,
+    /// Waits between reads that look for a write Graph accepted but its reads do not show yet
+    /// (Graph is eventually consistent); when they run out the number ends as confirming.
+    pub confirm_backoff: Vec<Duration>,
 }
 
 impl Default for Timing {
@@ -82,13 +90,14 @@ impl Default for Timing {
             ],
             max_retry_wait: Duration::from_secs(300),
             retry_base: Duration::from_secs(2),
+            confirm_backoff: [1, 2, 4, 8, 15].into_iter().map(Duration::from_secs).collect(),
         }
     }
 }
 
 /// Everything the number tasks share.
-pub struct Shared {
-    pub client: GraphClient,
+pub struct Shared<G> {
+    pub calls: G,
     pub journal: Mutex<Journal>,
     /// Where the journal is saved, under its lock (a file, or a shared store).
     pub state: Arc<crate::state::Held>,
@@ -106,7 +115,7 @@ pub struct Shared {
     pub snapshot: Arc<Snapshot>,
     /// PINs resolved before the first write, by E.164.
     pub pins: HashMap<String, Secret>,
-    /// Numbers currently waiting for a code (E.164 → deadline display), for the countdown.
+    /// Numbers currently waiting for a code (E.164), for the countdown.
     pub waiting: Mutex<Vec<String>>,
     /// The live view on a terminal; `None` means plain log lines only.
     pub progress: Option<Arc<Progress>>,
@@ -116,36 +125,36 @@ pub struct Shared {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
-    Journal(#[from] crate::state::StateError),
+    Journal(#[from] JournalError),
 }
 
-impl Shared {
-    fn record<T>(
+impl<G> Shared<G> {
+    pub(super) fn record<T>(
         &self,
         number: &DesiredNumber,
         change: impl FnOnce(&mut NumberRecord) -> T,
-    ) -> Result<T, crate::state::StateError> {
+    ) -> Result<T, JournalError> {
         let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         let entry = journal.entry(&number.phone.e164(), &number.destination_waba);
         let before = entry.clone();
         let result = change(entry);
-        // Every round records what it read back; a save (with its fsync, under the lock all
-        // numbers share) is only needed when that changed something.
+        // A save (with its fsync, under the lock all numbers share) only when something changed.
         if *entry != before {
             self.state.save(&journal)?;
         }
         Ok(result)
     }
 
-    fn current(&self, number: &DesiredNumber) -> NumberRecord {
+    pub(super) fn current(&self, number: &DesiredNumber) -> NumberRecord {
         let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         journal
             .get(&number.phone.e164())
+            .filter(|record| record.destination_waba == number.destination_waba)
             .cloned()
             .unwrap_or_else(|| NumberRecord::new(&number.destination_waba))
     }
 
-    fn event(
+    pub(super) fn event(
         &self,
         level: Level,
         event: &str,
@@ -167,24 +176,24 @@ impl Shared {
 
     /// Like `event`, for facts people already read elsewhere (the hand-off block on stdout):
     /// emitted in json mode only.
-    fn machine_event(&self, event: &str, number: &DesiredNumber, message: &str, extra: serde_json::Value) {
+    pub(super) fn machine_event(
+        &self,
+        event: &str,
+        number: &DesiredNumber,
+        message: &str,
+        extra: serde_json::Value,
+    ) {
         if self.ui.log_format == crate::ui::LogFormat::Json {
             self.event(Level::Info, event, number, message, extra);
         }
     }
 }
 
-fn graph_method(method: CodeMethod) -> graph::CodeMethod {
-    match method {
-        CodeMethod::Sms => graph::CodeMethod::Sms,
-        CodeMethod::Voice => graph::CodeMethod::Voice,
-    }
-}
-
-fn recorded(step: Step, error: &GraphError) -> RecordedError {
+pub(super) fn recorded(step: Step, error: &GraphError) -> RecordedError {
     RecordedError {
         at: Timestamp::now(),
-        step: step.as_str().to_owned(),
+        step,
+        class: Some(error.class()),
         code: error.code(),
         subcode: error.subcode(),
         message: error.message(),
@@ -198,71 +207,98 @@ const MAX_ROUNDS: usize = 40;
 /// Retries of one step after throttling, maintenance or a lost answer, in one run.
 const MAX_STEP_RETRIES: u32 = 4;
 
-struct Run<'a> {
-    shared: &'a Shared,
-    number: &'a DesiredNumber,
-    plan: &'a NumberPlan,
-    done: Vec<Step>,
-    requested_this_run: bool,
-    registered_this_run: bool,
-    code: Option<(Secret, CodeSource)>,
-    provisioning_retries: usize,
+/// One number's run.
+pub(super) struct Run<'a, G> {
+    pub shared: &'a Shared<G>,
+    pub number: &'a DesiredNumber,
+    pub plan: &'a NumberPlan,
+    /// What the number's node in the destination is believed to be: the last read, updated
+    /// with what each answered write implies. `None`: not in the destination.
+    pub view: Option<NumberView>,
+    pub done: Vec<Step>,
+    pub requested_this_run: bool,
+    pub registered_this_run: bool,
+    pub code: Option<(Secret, CodeSource)>,
+    pub provisioning_retries: usize,
     step_retries: HashMap<Step, u32>,
-    last_initiated: bool,
 }
 
+/// What one step did: go round again, or stop with an outcome.
+pub(super) type StepResult = Result<Option<NumberOutcome>, EngineError>;
+
 /// Runs one number to its end for this run.
-pub async fn run_number(
-    shared: &Shared,
+pub async fn run_number<G: MigrationCalls>(
+    shared: &Shared<G>,
     number: &DesiredNumber,
     plan: &NumberPlan,
 ) -> Result<NumberOutcome, EngineError> {
+    // The plan's observation is the first read.
+    let view = shared
+        .snapshot
+        .waba(&number.destination_waba)
+        .and_then(|waba| waba.number(number.phone.digits()))
+        .filter(|n| !n.is_migrated_away())
+        .cloned();
     let mut run = Run {
         shared,
         number,
         plan,
+        view,
         done: Vec::new(),
         requested_this_run: false,
         registered_this_run: false,
         code: None,
         provisioning_retries: 0,
         step_retries: HashMap::new(),
-        last_initiated: false,
     };
     run.go().await
 }
 
-impl Run<'_> {
-    fn digits(&self) -> &str {
+impl<G: MigrationCalls> Run<'_, G> {
+    pub fn digits(&self) -> &str {
         self.number.phone.digits()
     }
 
-    fn failed(&self, step: Step, message: String, hint: String) -> NumberOutcome {
+    pub fn interrupted(&self) -> NumberOutcome {
+        NumberOutcome::Interrupted { done: self.done.clone() }
+    }
+
+    pub fn failed(&self, step: Step, message: String, hint: String) -> NumberOutcome {
         self.shared.event(Level::Error, "step_failed", self.number, &message, json!({"step": step.as_str()}));
         NumberOutcome::Failed { step, message, hint, done: self.done.clone() }
     }
 
-    fn graph_failed(&self, step: Step, error: &GraphError) -> Result<NumberOutcome, EngineError> {
+    /// Stops the number with a Graph error, recorded in the journal.
+    pub fn graph_failed(&self, step: Step, error: &GraphError) -> Result<NumberOutcome, EngineError> {
+        self.graph_failed_with(step, error, crate::hints::graph_hint(error))
+    }
+
+    pub fn graph_failed_with(
+        &self,
+        step: Step,
+        error: &GraphError,
+        hint: String,
+    ) -> Result<NumberOutcome, EngineError> {
         self.shared.record(self.number, |r| r.last_error = Some(recorded(step, error)))?;
         let mut message = error.message();
         if let Some(trace) = error.fbtrace_id() {
             message.push_str(&format!(" (fbtrace_id {trace})"));
         }
-        Ok(self.failed(step, message, error.hint()))
+        Ok(self.failed(step, message, hint))
     }
 
-    /// Throttling, maintenance, a connection refused: wait as Graph asks (bounded) and go round
-    /// again, which re-reads live state first. `None` when the step should give up.
-    async fn wait_to_retry(&mut self, step: Step, error: &GraphError) -> Option<()> {
+    /// Throttling, maintenance, a lost answer: wait as Graph asks (bounded). `false` when the
+    /// step should give up.
+    pub async fn wait_to_retry(&mut self, step: Step, error: &GraphError) -> bool {
         let tries = self.step_retries.entry(step).or_insert(0);
         *tries += 1;
         if *tries > MAX_STEP_RETRIES {
-            return None;
+            return false;
         }
         let backoff = self.shared.timing.retry_base.saturating_mul(2u32.saturating_pow(*tries - 1));
         let wait = error.retry_after().unwrap_or(backoff);
         if wait > self.shared.timing.max_retry_wait {
-            return None;
+            return false;
         }
         self.shared.event(
             Level::Warn,
@@ -276,18 +312,31 @@ impl Run<'_> {
             ),
             json!({"step": step.as_str(), "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),
         );
-        self.shared.cancel.sleep(wait).await.then_some(())
+        self.shared.cancel.sleep(wait).await
     }
 
-    /// The number's node in the destination, read now: by id when known, else by listing the
-    /// destination's numbers (which also tells the id).
-    async fn read_live(&self) -> Result<Option<NumberView>, GraphError> {
-        let known = self.shared.current(self.number).phone_number_id;
+    /// After a failed write: wait and go round again when Meta certainly did not act and may
+    /// accept it later; otherwise stop with the error.
+    pub async fn retry_or_fail(&mut self, step: Step, error: &GraphError) -> StepResult {
+        if self.wait_to_retry(step, error).await {
+            return Ok(None);
+        }
+        if self.shared.cancel.is_cancelled() {
+            return Ok(Some(self.interrupted()));
+        }
+        Ok(Some(self.graph_failed(step, error)?))
+    }
+
+    /// Reads the number's node in the destination: by id when known, else by listing the
+    /// destination's numbers (which also tells the id). `None`: not there.
+    pub async fn read_node(&self) -> Result<Option<NumberView>, GraphError> {
+        let known =
+            self.view.as_ref().map(|v| v.id.clone()).or(self.shared.current(self.number).phone_number_id);
         if let Some(id) = known {
-            return match self.shared.client.phone_number(&id).await {
+            return match self.shared.calls.phone_number(&id).await {
                 Ok(node) => {
                     let view = observe::number_view(&node);
-                    // Ids can be reused only by Meta; a node for another number means ours is gone.
+                    // A node for another number means ours is not this id.
                     Ok((view.digits == self.digits() || view.digits.is_empty()).then_some(view))
                 }
                 Err(error) if matches!(error.class(), ErrorClass::NotFound | ErrorClass::Permission) => {
@@ -296,538 +345,167 @@ impl Run<'_> {
                 Err(error) => Err(error),
             };
         }
-        let listed = self.shared.client.phone_numbers(&self.number.destination_waba).await?;
+        let listed = self.shared.calls.phone_numbers(&self.number.destination_waba).await?;
         Ok(listed
             .iter()
             .map(observe::number_view)
             .find(|view| view.digits == self.digits() && !view.is_migrated_away()))
     }
 
+    /// Reads the node back until `shows` holds for it, waiting between reads as
+    /// `Timing::confirm_backoff` says: Graph's reads may lag its writes. Returns the last read
+    /// and whether it showed what was looked for.
+    pub async fn read_until(
+        &mut self,
+        step: Step,
+        shows: impl Fn(Option<&NumberView>) -> bool,
+    ) -> Result<(Option<NumberView>, bool), GraphError> {
+        let waits = self.shared.timing.confirm_backoff.clone();
+        let mut waits = waits.into_iter();
+        loop {
+            let read = self.read_node().await?;
+            if shows(read.as_ref()) {
+                return Ok((read, true));
+            }
+            let Some(wait) = waits.next() else { return Ok((read, false)) };
+            self.shared.event(
+                Level::Debug,
+                "read_lag",
+                self.number,
+                &format!(
+                    "Graph does not show the {} yet; reading again in {}",
+                    step.as_str(),
+                    crate::duration::display(wait)
+                ),
+                json!({"step": step.as_str(), "wait_ms": wait.as_millis() as u64}),
+            );
+            if !self.shared.cancel.sleep(wait).await {
+                return Ok((read, false));
+            }
+        }
+    }
+
     async fn go(&mut self) -> Result<NumberOutcome, EngineError> {
         let shared = self.shared;
-        // The plan's observation is the first read; every later round reads again.
-        let mut live: Option<NumberView> = shared
-            .snapshot
-            .waba(&self.number.destination_waba)
-            .and_then(|waba| waba.number(self.digits()))
-            .filter(|n| !n.is_migrated_away())
-            .cloned();
-        if let Some(id) = live.as_ref().map(|n| n.id.clone()) {
+        if let Some(id) = self.view.as_ref().map(|n| n.id.clone()) {
             shared.record(self.number, |r| {
-                r.phone_number_id.get_or_insert(id);
+                if r.phone_number_id.as_deref() != Some(&id) {
+                    r.adopt_node(&id);
+                }
             })?;
         }
-        let mut fresh = true;
         for _ in 0..MAX_ROUNDS {
             if shared.cancel.is_cancelled() {
-                return Ok(NumberOutcome::Interrupted { done: self.done.clone() });
+                return Ok(self.interrupted());
             }
-            if !fresh {
-                live = match self.read_live().await {
-                    Ok(live) => live,
-                    Err(error) if error.is_retryable_read() || error.is_retryable_write() => {
-                        // The read serves the step still to come, which is what it is counted and
-                        // reported against.
-                        let step = self.pending_step(live.as_ref());
-                        if self.wait_to_retry(step, &error).await.is_none() {
-                            if shared.cancel.is_cancelled() {
-                                return Ok(NumberOutcome::Interrupted { done: self.done.clone() });
-                            }
-                            return self.graph_failed(step, &error);
-                        }
-                        continue;
-                    }
-                    Err(error) => return self.graph_failed(self.pending_step(live.as_ref()), &error),
-                };
-                if let Some(id) = live.as_ref().map(|n| n.id.clone()) {
-                    shared.record(self.number, |r| r.phone_number_id = Some(id))?;
-                }
-            }
-            fresh = false;
-            if live.as_ref().is_some_and(NumberView::is_verified) {
+            let record = shared.current(self.number);
+            let now = Timestamp::now();
+            let position = migration::classify(self.view.as_ref(), Some(&record), now);
+            if position.stage.is_verified() {
                 // A code file accepted by a run killed before it could remove it: never replayed.
                 let _ = codes::consume(&CodeSource::File(codes::code_file(
                     &shared.codes_dir,
                     &self.number.phone,
                 )));
-            }
-
-            // Looked at before the migration starts too: a bad code given up front stops the
-            // number before its first write, not after an SMS was sent for nothing.
-            let code_needed = live.as_ref().is_none_or(|n| !n.is_verified());
-            if code_needed && self.code.is_none() {
+            } else if self.code.is_none() {
+                // Looked at before the migration starts too: a bad code given up front stops the
+                // number before its first write, not after an SMS was sent for nothing.
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {
                         return Ok(self.failed(
                             Step::VerifyCode,
                             format!("the verification code in {source} is not valid: {problem}"),
-                            format!("put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made", channel(self.number.code_method)),
+                            format!(
+                                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
+                                self.number.code_method.channel()
+                            ),
                         ));
                     }
                     CodeLookup::Missing => {}
                 }
             }
-            let record = shared.current(self.number);
-            let next = decide::next(
-                live.as_ref(),
-                Situation {
+            let next = migration::next(
+                &position,
+                RunContext {
                     record: &record,
                     register: self.number.register,
                     code_at_hand: self.code.is_some(),
                     resend: shared.resend && !self.requested_this_run,
                     requested_this_run: self.requested_this_run,
                     registered_this_run: self.registered_this_run,
-                    now: Timestamp::now(),
+                    now,
                 },
             );
-            match next {
-                Next::Initiate => {
-                    if let Some(outcome) = self.initiate().await? {
-                        return Ok(outcome);
-                    }
-                }
-                Next::RequestCode => {
-                    let id = live.as_ref().map(|n| n.id.clone()).unwrap_or_default();
-                    if let Some(outcome) = self.request_code(&id).await? {
-                        return Ok(outcome);
-                    }
-                }
-                Next::AwaitCode { requested_at } => {
-                    self.announce_wait(requested_at, &record);
-                    match self.wait_for_code(requested_at).await {
-                        Some(found) => self.code = Some(found),
-                        None if shared.cancel.is_cancelled() => {
-                            return Ok(NumberOutcome::Interrupted { done: self.done.clone() });
-                        }
-                        None => {
-                            let request = record.last_code_request.clone();
-                            return Ok(NumberOutcome::AwaitingCode {
-                                requested_at,
-                                method: request.as_ref().map_or(self.number.code_method, |r| r.method),
-                                env_var: codes::code_env_var(&self.number.phone),
-                                file: codes::code_file(&shared.codes_dir, &self.number.phone),
-                                done: self.done.clone(),
-                            });
-                        }
-                    }
-                }
-                Next::Verify => {
-                    let id = live.as_ref().map(|n| n.id.clone()).unwrap_or_default();
-                    if let Some(outcome) = self.verify(&id).await? {
-                        return Ok(outcome);
-                    }
-                }
-                Next::Register => {
-                    let id = live.as_ref().map(|n| n.id.clone()).unwrap_or_default();
-                    if let Some(outcome) = self.register(&id).await? {
-                        return Ok(outcome);
-                    }
-                }
-                Next::RegisterBudgetSpent { attempts } => {
-                    return Ok(self.failed(
-                        Step::Register,
-                        format!("{attempts} register calls in the last 72 hours, Meta allows 10: no more is made"),
-                        "wait until the oldest attempt is 72 hours old (see `wamig status`), then run wamig apply again".into(),
-                    ));
-                }
-                Next::RegisterLater { after, attempts } => {
-                    return Ok(self.failed(
-                        Step::Register,
-                        format!(
-                            "Meta was still provisioning the display name at the last register call (2388001); no register call before {} UTC",
-                            after.strftime("%Y-%m-%d %H:%M")
-                        ),
-                        format!(
-                            "run wamig apply again after {} UTC; each refused call counts against Meta's 10 per 72 hours ({attempts} used), so wamig waits longer after each",
-                            after.strftime("%H:%M")
-                        ),
-                    ));
-                }
-                Next::VerifyTemplates => {
-                    let Some(node) = live.clone() else { continue };
-                    let report = self.verify_migration(&node).await;
-                    shared.record(self.number, |r| r.templates_checked_at = Some(Timestamp::now()))?;
-                    self.done.push(Step::VerifyTemplates);
-                    return Ok(NumberOutcome::Done {
-                        report,
-                        done: self.done.clone(),
-                        skipped: self.skipped(),
-                    });
-                }
-                Next::Done => {
-                    return Ok(NumberOutcome::Done {
-                        report: VerificationReport::default(),
-                        done: self.done.clone(),
-                        skipped: self.skipped(),
-                    });
-                }
+            let id = position.stage.node_id().unwrap_or_default().to_owned();
+            let stop = match next {
+                Next::Initiate => self.initiate().await?,
+                Next::RequestCode => self.request_code(&id).await?,
+                Next::AwaitCode { requested_at } => self.await_code(requested_at, &record).await,
+                Next::Verify => self.verify(&id).await?,
+                Next::Register => self.register(&id).await?,
+                Next::RegisterBudgetSpent { attempts } => Some(self.failed(
+                    Step::Register,
+                    format!("{attempts} register calls in the last 72 hours, Meta allows 10: no more is made"),
+                    "wait until the oldest attempt is 72 hours old (see `wamig status`), then run wamig apply again".into(),
+                )),
+                Next::RegisterLater { after, attempts } => Some(self.failed(
+                    Step::Register,
+                    format!(
+                        "Meta was still provisioning the display name at the last register call (2388001); no register call before {} UTC",
+                        after.strftime("%Y-%m-%d %H:%M")
+                    ),
+                    format!(
+                        "run wamig apply again after {} UTC; each refused call counts against Meta's 10 per 72 hours ({attempts} used), so wamig waits longer after each",
+                        after.strftime("%H:%M")
+                    ),
+                )),
+                Next::VerifyTemplates => self.finish().await?,
+                Next::Done => Some(NumberOutcome::Done {
+                    report: Default::default(),
+                    done: self.done.clone(),
+                    skipped: self.skipped(),
+                }),
+            };
+            if let Some(outcome) = stop {
+                return Ok(outcome);
             }
         }
+        let record = shared.current(self.number);
+        let position = migration::classify(self.view.as_ref(), Some(&record), Timestamp::now());
+        let step =
+            position.remaining_steps(self.number.register).first().copied().unwrap_or(Step::VerifyTemplates);
         Ok(self.failed(
-            self.pending_step(live.as_ref()),
+            step,
             format!("{} did not reach the expected state after {MAX_ROUNDS} rounds", self.number.phone),
             "the live state is not changing as Graph reported; check the number in WhatsApp Manager and run wamig apply again".into(),
         ))
     }
 
     /// Steps the plan listed that this run found already done in the live state.
-    fn skipped(&self) -> Vec<Step> {
+    pub fn skipped(&self) -> Vec<Step> {
         self.plan.steps.iter().copied().filter(|step| !self.done.contains(step)).collect()
     }
 
-    fn pending_step(&self, live: Option<&NumberView>) -> Step {
-        match live {
-            None => Step::InitiateMigration,
-            Some(n) if !n.is_verified() => Step::VerifyCode,
-            Some(n) if self.number.register && !n.is_registered() => Step::Register,
-            Some(_) => Step::VerifyTemplates,
-        }
-    }
-
-    async fn initiate(&mut self) -> Result<Option<NumberOutcome>, EngineError> {
-        let shared = self.shared;
-        if self.last_initiated {
-            // Graph accepted the migration, yet the destination does not show the number.
-            return Ok(Some(self.failed(
-                Step::InitiateMigration,
-                format!("Graph accepted the migration of {} but destination WABA {} does not list it", self.number.phone, self.number.destination_waba),
-                "Graph may be slow to show new numbers: run wamig apply again in a minute; nothing is lost".into(),
-            )));
-        }
-        let phone = &self.number.phone;
-        shared.event(
-            Level::Info,
-            "step_started",
-            self.number,
-            "starting the migration",
-            json!({"step": "initiate_migration"}),
-        );
-        let result = shared
-            .client
-            .initiate_migration(&self.number.destination_waba, phone.country_code(), phone.national_number())
-            .await;
-        match result {
-            Ok(id) => {
-                let now = Timestamp::now();
-                shared.record(self.number, |r| {
-                    r.phone_number_id = Some(id.clone());
-                    r.initiated_at = Some(now);
-                    r.last_error = None;
-                })?;
-                self.done.push(Step::InitiateMigration);
-                self.last_initiated = true;
-                shared.event(
-                    Level::Info,
-                    "step_finished",
-                    self.number,
-                    &format!("migration started (id {id})"),
-                    json!({"step": "initiate_migration", "phone_number_id": id}),
-                );
-                Ok(None)
+    /// A code was requested and none is at hand: wait for it as the options allow, or stop.
+    async fn await_code(&mut self, requested_at: Timestamp, record: &NumberRecord) -> Option<NumberOutcome> {
+        self.announce_wait(requested_at, record);
+        match self.wait_for_code(requested_at).await {
+            Some(found) => {
+                self.code = Some(found);
+                None
             }
-            Err(error)
-                if matches!(
-                    error.class(),
-                    ErrorClass::MigrationAlreadyStarted | ErrorClass::AlreadyInDestination
-                ) =>
-            {
-                // Started earlier (by a run that lost its answer, or by hand): find its id.
-                let said = if error.class() == ErrorClass::AlreadyInDestination {
-                    "the number is already in the destination (2388012); looking up its id"
-                } else {
-                    "the migration was already started (Duplicate phone number); looking up its id"
-                };
-                shared.event(
-                    Level::Info,
-                    "step_skipped",
-                    self.number,
-                    said,
-                    json!({"step": "initiate_migration", "class": error.class().name()}),
-                );
-                shared.record(self.number, |r| r.phone_number_id = None)?;
-                match shared.client.phone_numbers(&self.number.destination_waba).await {
-                    Ok(listed) => {
-                        let found =
-                            listed.iter().map(observe::number_view).find(|v| v.digits == self.digits());
-                        match found {
-                            Some(view) => {
-                                shared.record(self.number, |r| r.phone_number_id = Some(view.id.clone()))?;
-                                Ok(None)
-                            }
-                            None => Ok(Some(self.graph_failed(Step::InitiateMigration, &error)?)),
-                        }
-                    }
-                    Err(read_error) => Ok(Some(self.graph_failed(Step::InitiateMigration, &read_error)?)),
-                }
+            None if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
+            None => {
+                let method = record.last_code_request.as_ref().map_or(self.number.code_method, |r| r.method);
+                Some(NumberOutcome::AwaitingCode {
+                    requested_at,
+                    method,
+                    env_var: codes::code_env_var(&self.number.phone),
+                    file: codes::code_file(&self.shared.codes_dir, &self.number.phone),
+                    done: self.done.clone(),
+                })
             }
-            Err(error) if error.may_have_taken_effect() => {
-                // Unknown outcome: the next round lists the destination and tells.
-                shared.record(self.number, |r| r.phone_number_id = None)?;
-                self.retry_or_fail(Step::InitiateMigration, &error).await
-            }
-            Err(error) if error.is_retryable_write() => {
-                self.retry_or_fail(Step::InitiateMigration, &error).await
-            }
-            Err(error) => Ok(Some(self.graph_failed(Step::InitiateMigration, &error)?)),
-        }
-    }
-
-    /// Graph answered 136024 to a code step: said, so the step missing from the run's work is
-    /// explained.
-    fn verified_meanwhile(&self, step: Step) {
-        self.shared.event(
-            Level::Info,
-            "step_skipped",
-            self.number,
-            "the number was verified meanwhile (136024): no code is needed",
-            json!({"step": step.as_str(), "class": ErrorClass::AlreadyVerified.name()}),
-        );
-    }
-
-    async fn retry_or_fail(
-        &mut self,
-        step: Step,
-        error: &GraphError,
-    ) -> Result<Option<NumberOutcome>, EngineError> {
-        if self.wait_to_retry(step, error).await.is_some() {
-            return Ok(None);
-        }
-        if self.shared.cancel.is_cancelled() {
-            return Ok(Some(NumberOutcome::Interrupted { done: self.done.clone() }));
-        }
-        Ok(Some(self.graph_failed(step, error)?))
-    }
-
-    async fn request_code(&mut self, id: &str) -> Result<Option<NumberOutcome>, EngineError> {
-        let shared = self.shared;
-        let method = self.number.code_method;
-        shared.event(
-            Level::Info,
-            "step_started",
-            self.number,
-            &format!("requesting a code by {method}"),
-            json!({"step": "request_code", "code_method": method.as_str()}),
-        );
-        // Recorded before the call: an apply killed while the request is in flight must not ask
-        // for a second code within the cooldown on its next run. A definite refusal undoes it.
-        let before = shared.current(self.number);
-        shared.record(self.number, |r| {
-            r.last_code_request =
-                Some(CodeRequest { at: Timestamp::now(), method, language: self.number.language.clone() });
-            r.code_requests += 1;
-        })?;
-        let undo = |shared: &Shared, number: &DesiredNumber| {
-            shared.record(number, |r| {
-                r.last_code_request = before.last_code_request.clone();
-                r.code_requests = before.code_requests;
-            })
-        };
-        match shared.client.request_code(id, graph_method(method), &self.number.language).await {
-            Ok(()) => {
-                shared.record(self.number, |r| r.last_error = None)?;
-                self.requested_this_run = true;
-                self.done.push(Step::RequestCode);
-                shared.event(
-                    Level::Info,
-                    "step_finished",
-                    self.number,
-                    &format!("code requested by {method}"),
-                    json!({"step": "request_code"}),
-                );
-                Ok(None)
-            }
-            // Verified meanwhile (by hand, or a lost answer): no code was sent, and the next
-            // round reads the number verified and goes on to register.
-            Err(error) if error.class() == ErrorClass::AlreadyVerified => {
-                undo(shared, self.number)?;
-                self.verified_meanwhile(Step::RequestCode);
-                Ok(None)
-            }
-            Err(error) if error.may_have_taken_effect() => {
-                // A code may be on its way: it stays counted, so no second one is asked for in
-                // the cooldown.
-                self.requested_this_run = true;
-                Ok(None)
-            }
-            Err(error) if error.is_retryable_write() => {
-                undo(shared, self.number)?;
-                self.retry_or_fail(Step::RequestCode, &error).await
-            }
-            Err(error) => {
-                undo(shared, self.number)?;
-                Ok(Some(self.graph_failed(Step::RequestCode, &error)?))
-            }
-        }
-    }
-
-    async fn verify(&mut self, id: &str) -> Result<Option<NumberOutcome>, EngineError> {
-        let shared = self.shared;
-        let Some((code, source)) = self.code.clone() else { return Ok(None) };
-        shared.event(
-            Level::Info,
-            "step_started",
-            self.number,
-            &format!("verifying the code from {source}"),
-            match &source {
-                CodeSource::Env(name) => {
-                    json!({"step": "verify_code", "code_source": "env", "env_var": name})
-                }
-                CodeSource::File(path) => {
-                    json!({"step": "verify_code", "code_source": "file", "code_file": path})
-                }
-                CodeSource::Prompt => json!({"step": "verify_code", "code_source": "prompt"}),
-            },
-        );
-        shared.record(self.number, |r| r.verify_attempts += 1)?;
-        match shared.client.verify_code(id, &code).await {
-            Ok(()) => {
-                let _ = codes::consume(&source);
-                self.code = None;
-                shared.record(self.number, |r| {
-                    r.verified_at = Some(Timestamp::now());
-                    r.last_error = None;
-                })?;
-                self.done.push(Step::VerifyCode);
-                shared.event(
-                    Level::Info,
-                    "step_finished",
-                    self.number,
-                    "ownership verified; the number has moved",
-                    json!({"step": "verify_code"}),
-                );
-                Ok(None)
-            }
-            Err(error)
-                if matches!(
-                    error.class(),
-                    ErrorClass::WrongCode | ErrorClass::CodeExpired | ErrorClass::TooManyAttempts
-                ) =>
-            {
-                // Never try the same bad code again: a file is removed, and the hint says how
-                // to go on.
-                let removed = matches!(source, CodeSource::File(_)) && codes::consume(&source).is_ok();
-                self.code = None;
-                let outcome = self.graph_failed(Step::VerifyCode, &error)?;
-                Ok(Some(match outcome {
-                    NumberOutcome::Failed { step, message, hint, done } => {
-                        let extra = match (&source, removed) {
-                            (CodeSource::File(path), true) => {
-                                format!(
-                                    "; the refused code was removed from {}, write the right one there",
-                                    path.display()
-                                )
-                            }
-                            (CodeSource::Env(name), _) => format!("; unset or correct {name}"),
-                            _ => String::new(),
-                        };
-                        NumberOutcome::Failed {
-                            step,
-                            message,
-                            hint: if hint.contains("--resend-code") {
-                                format!("{hint}{extra}")
-                            } else {
-                                format!("{hint}{extra}; to get a new code run wamig apply --resend-code")
-                            },
-                            done,
-                        }
-                    }
-                    other => other,
-                }))
-            }
-            // Someone proved ownership between the read and this call (the code typed in
-            // WhatsApp Manager, another tool): the code is spent, the next round reads the
-            // number verified and goes on to register.
-            Err(error) if error.class() == ErrorClass::AlreadyVerified => {
-                let _ = codes::consume(&source);
-                self.code = None;
-                self.verified_meanwhile(Step::VerifyCode);
-                Ok(None)
-            }
-            // The answer was lost: the next round reads the truth.
-            Err(error) if error.may_have_taken_effect() => self.retry_or_fail(Step::VerifyCode, &error).await,
-            Err(error) if error.is_retryable_write() => self.retry_or_fail(Step::VerifyCode, &error).await,
-            Err(error) => Ok(Some(self.graph_failed(Step::VerifyCode, &error)?)),
-        }
-    }
-
-    async fn register(&mut self, id: &str) -> Result<Option<NumberOutcome>, EngineError> {
-        let shared = self.shared;
-        let Some(pin) = shared.pins.get(&self.number.phone.e164()) else {
-            return Ok(Some(self.failed(
-                Step::Register,
-                format!("no PIN was resolved for {}", self.number.phone),
-                "set the PIN reference of this number in the manifest (`pin: { env: WAMIG_PIN }`)".into(),
-            )));
-        };
-        shared.event(
-            Level::Info,
-            "step_started",
-            self.number,
-            "registering on the Cloud API",
-            json!({"step": "register"}),
-        );
-        // Counted before the call: a crash during it must still count against the 10 per 72 h.
-        shared.record(self.number, |r| r.register_attempts.push(Timestamp::now()))?;
-        self.registered_this_run = true;
-        match shared.client.register(id, pin).await {
-            Ok(()) => {
-                shared.record(self.number, |r| {
-                    r.registered_at = Some(Timestamp::now());
-                    r.last_error = None;
-                })?;
-                self.done.push(Step::Register);
-                shared.event(
-                    Level::Info,
-                    "step_finished",
-                    self.number,
-                    "registered",
-                    json!({"step": "register"}),
-                );
-                Ok(None)
-            }
-            Err(error) if error.class() == ErrorClass::DisplayNameProvisioning => {
-                let attempts = shared.current(self.number).register_attempts_in_window(Timestamp::now());
-                let backoff = shared.timing.register_backoff.get(self.provisioning_retries).copied();
-                // Keep most of Meta's 10-per-72-hours budget for later runs.
-                match backoff.filter(|_| attempts < 7) {
-                    Some(wait) => {
-                        self.provisioning_retries += 1;
-                        shared
-                            .record(self.number, |r| r.last_error = Some(recorded(Step::Register, &error)))?;
-                        shared.event(
-                            Level::Warn,
-                            "retry",
-                            self.number,
-                            &format!("the display name is still being provisioned; registering again in {}", crate::duration::display(wait)),
-                            json!({"step": "register", "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),
-                        );
-                        if shared.cancel.sleep(wait).await {
-                            Ok(None)
-                        } else {
-                            Ok(Some(NumberOutcome::Interrupted { done: self.done.clone() }))
-                        }
-                    }
-                    None => {
-                        let outcome = self.graph_failed(Step::Register, &error)?;
-                        Ok(Some(match outcome {
-                            NumberOutcome::Failed { step, message, done, .. } => NumberOutcome::Failed {
-                                step,
-                                message,
-                                hint: format!(
-                                    "Meta is still provisioning the display name: run wamig apply again later ({attempts} of 10 register attempts used in the last 72 hours)"
-                                ),
-                                done,
-                            },
-                            other => other,
-                        }))
-                    }
-                }
-            }
-            Err(error) if error.may_have_taken_effect() || error.is_retryable_write() => {
-                self.retry_or_fail(Step::Register, &error).await
-            }
-            Err(error) => Ok(Some(self.graph_failed(Step::Register, &error)?)),
         }
     }
 
@@ -845,19 +523,19 @@ impl Run<'_> {
         };
         let env_var = codes::code_env_var(&self.number.phone);
         let file = codes::code_file(&shared.codes_dir, &self.number.phone);
-        self.shared.machine_event(
+        shared.machine_event(
             "awaiting_code",
             self.number,
             &format!(
                 "waiting for the code sent by {} at {} UTC: set {env_var} or write it to {}",
-                channel(method),
+                method.channel(),
                 requested_at.strftime("%H:%M"),
                 file.display()
             ),
             json!({
                 "phone_number_id": record.phone_number_id,
                 "code_method": method.as_str(),
-                "channel": channel(method),
+                "channel": method.channel(),
                 "language": record.last_code_request.as_ref().map(|r| r.language.clone()),
                 "requested_at": requested_at.to_string(),
                 "resend_after": (requested_at + crate::journal::CODE_COOLDOWN).to_string(),
@@ -877,7 +555,7 @@ impl Run<'_> {
             let question = format!(
                 "Verification code for {} (sent by {} at {} UTC; Enter to supply it later): ",
                 self.number.phone,
-                channel(self.number.code_method),
+                self.number.code_method.channel(),
                 requested_at.strftime("%H:%M"),
             );
             for _ in 0..3 {
@@ -897,19 +575,15 @@ impl Run<'_> {
         let e164 = self.number.phone.e164();
         shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).push(e164.clone());
         if let Some(progress) = &shared.progress {
+            // The channel the awaited code went by; the manifest may name another since.
+            let method = shared
+                .current(self.number)
+                .last_code_request
+                .map_or(self.number.code_method, |request| request.method);
             progress.set(
                 &e164,
                 RowState::Waiting {
-                    // The channel the awaited code went by; the manifest may name another since.
-                    what: format!(
-                        "waiting for the code sent by {}",
-                        channel(
-                            shared
-                                .current(self.number)
-                                .last_code_request
-                                .map_or(self.number.code_method, |request| request.method)
-                        )
-                    ),
+                    what: format!("waiting for the code sent by {}", method.channel()),
                     hint: format!(
                         "put it in {}",
                         codes::code_file(&shared.codes_dir, &self.number.phone).display()
@@ -931,60 +605,7 @@ impl Run<'_> {
         shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).retain(|w| *w != e164);
         found
     }
-
-    /// Post-migration verification: registered and connected in the destination, gone from the
-    /// source where readable, and which templates came along.
-    async fn verify_migration(&self, node: &NumberView) -> VerificationReport {
-        let shared = self.shared;
-        let mut report = VerificationReport {
-            verified: node.is_verified(),
-            registered: node.is_registered(),
-            status: node.status.clone(),
-            ..VerificationReport::default()
-        };
-        let source = self.plan.source_waba.clone();
-        if let Some(source) = &source {
-            match shared.client.phone_numbers(source).await {
-                Ok(listed) => {
-                    let still = listed.iter().map(observe::number_view).find(|v| v.digits == self.digits());
-                    report.gone_from_source = Some(still.is_none_or(|v| v.is_migrated_away()));
-                }
-                Err(_) => report.gone_from_source = None,
-            }
-        }
-        let source_templates =
-            source.as_ref().and_then(|s| shared.snapshot.waba(s)).and_then(|w| w.templates.clone());
-        let destination_templates = shared
-            .client
-            .message_templates(&self.number.destination_waba)
-            .await
-            .ok()
-            .map(|list| list.iter().map(observe::template_view).collect::<Vec<_>>());
-        report.templates = match (source_templates, destination_templates) {
-            (Some(source), Some(destination)) => {
-                let before = shared
-                    .snapshot
-                    .waba(&self.number.destination_waba)
-                    .and_then(|w| w.templates.clone())
-                    .unwrap_or_default();
-                Some(TemplateReport::compare(&source, &destination, &before))
-            }
-            _ => None,
-        };
-        shared.event(
-            Level::Info,
-            "verified",
-            self.number,
-            &report.one_line(),
-            json!({"step": "verify_templates", "report": report}),
-        );
-        report
-    }
 }
 
-pub fn channel(method: CodeMethod) -> &'static str {
-    match method {
-        CodeMethod::Sms => "SMS",
-        CodeMethod::Voice => "voice call",
-    }
-}
+#[cfg(test)]
+mod tests;

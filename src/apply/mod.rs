@@ -1,9 +1,12 @@
-//! Owns apply: executing a plan one idempotent step at a time per number, each step decided from
-//! live state read back just before it; code sources; pauses returned as values.
+//! Owns apply: executing a plan one idempotent step at a time per number, each step decided by
+//! the one migration state machine (`crate::migration`) from the believed node state and the
+//! journal; code sources; pauses returned as values.
 
+pub mod calls;
 pub mod codes;
-pub mod decide;
 pub mod engine;
+mod finish;
 pub mod progress;
 pub mod report;
 pub mod run;
+mod steps;

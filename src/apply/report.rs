@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::manifest::CodeMethod;
+use crate::migration::Step;
 use crate::observe::TemplateView;
-use crate::plan::Step;
+use crate::plan::templates::{display_name, duplication_eligibility, same_template};
 use crate::ui::Styles;
+use crate::vocabulary::{CodeMethod, PhoneNumberStatus, TemplateStatus};
 
 /// How one number ended this run.
 #[derive(Debug, Clone)]
@@ -34,6 +35,12 @@ pub enum NumberOutcome {
         hint: String,
         done: Vec<Step>,
     },
+    /// Graph accepted `step`, but its reads did not show it within this run's waits: the next
+    /// run confirms it without repeating it.
+    Confirming {
+        step: Step,
+        done: Vec<Step>,
+    },
     Interrupted {
         done: Vec<Step>,
     },
@@ -45,6 +52,7 @@ impl NumberOutcome {
             NumberOutcome::Done { .. } => "done",
             NumberOutcome::AwaitingCode { .. } => "waiting",
             NumberOutcome::Failed { .. } => "failed",
+            NumberOutcome::Confirming { .. } => "confirming",
             NumberOutcome::Interrupted { .. } => "interrupted",
         }
     }
@@ -54,6 +62,7 @@ impl NumberOutcome {
             NumberOutcome::Done { done, .. }
             | NumberOutcome::AwaitingCode { done, .. }
             | NumberOutcome::Failed { done, .. }
+            | NumberOutcome::Confirming { done, .. }
             | NumberOutcome::Interrupted { done } => done,
         }
     }
@@ -64,9 +73,13 @@ impl NumberOutcome {
 pub struct VerificationReport {
     pub verified: bool,
     pub registered: bool,
-    pub status: Option<String>,
-    /// `None` when the source could not be read.
+    pub status: Option<PhoneNumberStatus>,
+    /// The source no longer lists the number, or lists it `MIGRATED`; `None` when the source
+    /// could not be read.
     pub gone_from_source: Option<bool>,
+    /// The status the source still lists the number with, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_status: Option<PhoneNumberStatus>,
     pub templates: Option<TemplateReport>,
 }
 
@@ -77,10 +90,12 @@ impl VerificationReport {
         if let Some(status) = &self.status {
             parts.push(format!("status {status}"));
         }
-        match self.gone_from_source {
-            Some(true) => parts.push("gone from the source".into()),
-            Some(false) => parts.push("still listed by the source".into()),
-            None => parts.push("source not readable".into()),
+        match (self.gone_from_source, &self.source_status) {
+            (Some(true), _) => parts.push("gone from the source".into()),
+            // Meta lets the source keep a number until the destination registers it.
+            (Some(false), Some(status)) => parts.push(format!("still listed by the source ({status})")),
+            (Some(false), None) => parts.push("still listed by the source".into()),
+            (None, _) => parts.push("source not readable".into()),
         }
         if let Some(templates) = &self.templates {
             parts.push(format!(
@@ -111,13 +126,6 @@ pub struct TemplateReport {
     pub not_eligible: Vec<(String, String)>,
 }
 
-fn key(template: &TemplateView) -> String {
-    match &template.language {
-        Some(language) => format!("{} ({language})", template.name),
-        None => template.name.clone(),
-    }
-}
-
 impl TemplateReport {
     /// Meta duplicates the source's APPROVED, high-quality (GREEN) templates. `present_before`
     /// is the destination as this apply first observed it, to tell what arrived with the number
@@ -129,27 +137,20 @@ impl TemplateReport {
     ) -> TemplateReport {
         let mut report = TemplateReport::default();
         for template in source {
-            let status = template.status.as_deref().unwrap_or("unknown");
-            let quality = template.quality.as_deref().unwrap_or("unknown");
-            if status != "APPROVED" {
-                report.not_eligible.push((key(template), format!("status {status}")));
+            if let Err(reason) = duplication_eligibility(template) {
+                report.not_eligible.push((display_name(template), reason));
                 continue;
             }
-            if quality != "GREEN" {
-                report.not_eligible.push((key(template), format!("quality {quality}")));
+            if present_before.iter().any(|d| same_template(d, template)) {
+                report.already_present.push(display_name(template));
                 continue;
             }
-            let same = |d: &&TemplateView| {
-                d.name == template.name && (d.language == template.language || d.language.is_none())
-            };
-            if present_before.iter().find(same).is_some() {
-                report.already_present.push(key(template));
-                continue;
-            }
-            match destination.iter().find(same) {
-                Some(d) if d.status.as_deref() == Some("REJECTED") => report.rejected.push(key(template)),
-                Some(_) => report.duplicated.push(key(template)),
-                None => report.left_out.push(key(template)),
+            match destination.iter().find(|d| same_template(d, template)) {
+                Some(d) if d.status == Some(TemplateStatus::Rejected) => {
+                    report.rejected.push(display_name(template))
+                }
+                Some(_) => report.duplicated.push(display_name(template)),
+                None => report.left_out.push(display_name(template)),
             }
         }
         report
@@ -170,18 +171,19 @@ pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], 
             NumberOutcome::Done { .. } => styles.ok.paint(format!("{:<11}", "done")),
             NumberOutcome::AwaitingCode { .. } => styles.warning.paint(format!("{:<11}", "waiting")),
             NumberOutcome::Failed { .. } => styles.error.paint(format!("{:<11}", "failed")),
+            NumberOutcome::Confirming { .. } => styles.warning.paint(format!("{:<11}", "confirming")),
             NumberOutcome::Interrupted { .. } => styles.warning.paint(format!("{:<11}", "interrupted")),
         };
         let detail = match outcome {
             NumberOutcome::Done { report, .. } => report.one_line(),
             NumberOutcome::AwaitingCode { method, requested_at, .. } => {
-                format!(
-                    "code sent by {} at {} UTC",
-                    crate::apply::engine::channel(*method),
-                    requested_at.strftime("%H:%M")
-                )
+                format!("code sent by {} at {} UTC", method.channel(), requested_at.strftime("%H:%M"))
             }
             NumberOutcome::Failed { step, .. } => format!("{} failed (below)", step.as_str()),
+            NumberOutcome::Confirming { step, .. } => format!(
+                "Graph accepted {} but does not show it yet; run wamig apply again in a few minutes (it is not repeated)",
+                step.as_str()
+            ),
             NumberOutcome::Interrupted { .. } => "stopped by Ctrl-C; progress saved".to_owned(),
         };
         let _ = writeln!(out, "  {phone:<width$}  {label} {detail}");
@@ -287,7 +289,7 @@ pub fn render_handoff(
         let _ = writeln!(
             out,
             "\n  {phone}: code sent by {} at {} UTC",
-            crate::apply::engine::channel(**method),
+            method.channel(),
             requested_at.strftime("%Y-%m-%d %H:%M")
         );
         let _ = writeln!(out, "    export {env_var}=<6-digit code>");

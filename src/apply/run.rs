@@ -193,7 +193,7 @@ pub async fn run(
         })
     });
     let shared = Arc::new(Shared {
-        client,
+        calls: client,
         journal: Mutex::new(journal),
         state: lock.clone(),
         codes_dir: options.codes_dir.clone(),
@@ -269,12 +269,15 @@ pub async fn run(
             let state = match outcome {
                 NumberOutcome::Done { .. } => RowState::Done("migrated".to_owned()),
                 NumberOutcome::AwaitingCode { method, env_var, file, .. } => RowState::Waiting {
-                    what: format!("code sent by {}", engine::channel(*method)),
+                    what: format!("code sent by {}", method.channel()),
                     hint: format!("export {env_var} or put it in {} (below)", file.display()),
                     until: None,
                 },
                 NumberOutcome::Failed { step, .. } => {
                     RowState::Failed(format!("{} failed (see below)", step.as_str()))
+                }
+                NumberOutcome::Confirming { step, .. } => {
+                    RowState::Failed(format!("{} accepted, not shown yet (see below)", step.as_str()))
                 }
                 NumberOutcome::Interrupted { .. } => RowState::Interrupted,
             };
@@ -287,16 +290,16 @@ pub async fn run(
 
     ui.out(&report::render_summary(&outcomes, &blocked, &ui.styles));
     ui.out(&report::render_handoff(&outcomes, &options.state, &ui.styles));
-    summary_event(ui, &outcomes, blocked.len(), shared.client.request_count());
+    summary_event(ui, &outcomes, blocked.len(), shared.calls.request_count());
     let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
     if let Some(error) = fatal {
         return Err(match error {
-            engine::EngineError::Journal(error) => Error::State(error),
+            engine::EngineError::Journal(error) => Error::Journal(error),
         });
     }
     let mut status = blocked_status;
-    if counts("waiting") > 0 {
-        status = status.combine(ExitStatus::AwaitingCodes);
+    if counts("waiting") > 0 || counts("confirming") > 0 {
+        status = status.combine(ExitStatus::Paused);
     }
     if counts("interrupted") > 0 || cancel.is_cancelled() {
         status = status.combine(ExitStatus::Interrupted);
@@ -351,7 +354,7 @@ fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, 
 
 /// While `--wait-for-codes` runs without the live view: which numbers wait and how long is
 /// left, as a log line every 30 seconds (the live view shows the same on a terminal).
-async fn countdown(shared: Arc<Shared>, total: Duration) {
+async fn countdown(shared: Arc<Shared<GraphClient>>, total: Duration) {
     if shared.progress.is_some() {
         return;
     }

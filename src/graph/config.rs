@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::class::ConfigProblem;
 use super::error::GraphError;
 use super::retry::{RetryPolicy, Sleeper};
 use crate::secret::Secret;
@@ -39,12 +40,9 @@ impl ApiVersion {
         if ok {
             Ok(ApiVersion(text.to_owned()))
         } else {
-            Err(GraphError::config(
+            Err(GraphError::misconfigured(
                 format!("`{text}` is not a Graph API version"),
-                format!(
-                    "write it like {DEFAULT_API_VERSION} (--api-version, WAMIG_API_VERSION or \
-                     graph.api_version in the manifest)"
-                ),
+                ConfigProblem::ApiVersion,
             ))
         }
     }
@@ -89,41 +87,40 @@ pub fn is_loopback(url: &Url) -> bool {
 /// Parses and checks `--graph-url`: http(s) only, no credentials, query or fragment, and plain
 /// http only to a loopback host, so a token never crosses a network in clear text.
 pub fn parse_base_url(text: &str) -> Result<Url, GraphError> {
-    let hint = format!("use {DEFAULT_GRAPH_URL}, or http://127.0.0.1:PORT for a local sandbox");
+    let hint = ConfigProblem::GraphUrl;
     let url = Url::parse(text.trim())
-        .map_err(|e| GraphError::config(format!("`{text}` is not a valid Graph URL: {e}"), &hint))?;
+        .map_err(|e| GraphError::misconfigured(format!("`{text}` is not a valid Graph URL: {e}"), hint))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
         "http" => {
-            return Err(GraphError::config(
+            return Err(GraphError::misconfigured(
                 format!(
                     "refusing plain http:// to {}: the access token would cross the network \
                      in clear text",
                     url.host_str().unwrap_or("?")
                 ),
-                "use https://, or plain http:// only to a loopback address (127.0.0.1, ::1, \
-                 localhost) such as a local `wamig sandbox`",
+                ConfigProblem::PlainHttp,
             ));
         }
         other => {
-            return Err(GraphError::config(
+            return Err(GraphError::misconfigured(
                 format!("the Graph URL must start with https://, not {other}://"),
                 hint,
             ));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(GraphError::config(format!("the Graph URL `{text}` has no host"), hint));
+        return Err(GraphError::misconfigured(format!("the Graph URL `{text}` has no host"), hint));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(GraphError::config(
+        return Err(GraphError::misconfigured(
             "the Graph URL must not carry credentials",
-            "remove `user:password@`; the token is read from WAMIG_ACCESS_TOKEN or --token-file",
+            ConfigProblem::UrlCredentials,
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(GraphError::config(
+        return Err(GraphError::misconfigured(
             format!("the Graph URL `{text}` must not have a query or fragment"),
             hint,
         ));
@@ -134,7 +131,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, GraphError> {
 /// Everything a [`super::GraphClient`] needs. Fields are public so callers can adjust defaults;
 /// build it with [`GraphConfig::new`] so the URL and version are checked.
 ///
-/// How the CLI wires it (DESIGN §2):
+/// How the CLI wires it:
 /// ```ignore
 /// let token = graph::load_token(args.token_file.as_deref())?;          // WAMIG_ACCESS_TOKEN / --token-file
 /// let version = args.api_version.or(manifest.graph.api_version).unwrap_or(DEFAULT_API_VERSION);
@@ -230,16 +227,12 @@ impl fmt::Debug for GraphConfig {
 fn check_token(token: Secret, what: &str) -> Result<Secret, GraphError> {
     let value = token.expose();
     if value.is_empty() {
-        return Err(GraphError::config(
-            format!("{what} is empty"),
-            "set WAMIG_ACCESS_TOKEN to the token, or pass --token-file PATH",
-        ));
+        return Err(GraphError::misconfigured(format!("{what} is empty"), ConfigProblem::TokenEmpty));
     }
     if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(GraphError::config(
+        return Err(GraphError::misconfigured(
             format!("{what} contains spaces, line breaks or non-ASCII characters"),
-            "the token is one word (it starts with EAA for system-user tokens); check that the \
-             file or variable holds only the token",
+            ConfigProblem::TokenNotOneWord,
         ));
     }
     Ok(token)
@@ -267,33 +260,27 @@ pub fn token_from_sources(
                 std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_owned(),
                 _ => e.to_string(),
             };
-            GraphError::config(
+            GraphError::misconfigured(
                 format!("cannot read the token file {shown}: {reason}"),
-                "check the path given to --token-file; the file holds only the access token",
+                ConfigProblem::TokenFileUnreadable,
             )
         })?;
         let trimmed = content.trim();
         if trimmed.is_empty() {
-            return Err(GraphError::config(
+            return Err(GraphError::misconfigured(
                 format!("the token file {shown} is empty"),
-                "write the access token into the file (a final newline is fine)",
+                ConfigProblem::TokenFileEmpty,
             ));
         }
         return check_token(Secret::new(trimmed), &format!("the token in {shown}"));
     }
     match env_value {
-        Some(value) if value.trim().is_empty() => Err(GraphError::config(
+        Some(value) if value.trim().is_empty() => Err(GraphError::misconfigured(
             format!("{ENV_ACCESS_TOKEN} is set but empty"),
-            format!("set {ENV_ACCESS_TOKEN} to the access token, or pass --token-file PATH"),
+            ConfigProblem::TokenEnvEmpty,
         )),
         Some(value) => check_token(Secret::new(value.trim()), &format!("the token in {ENV_ACCESS_TOKEN}")),
-        None => Err(GraphError::config(
-            "no access token",
-            format!(
-                "set {ENV_ACCESS_TOKEN} to a system-user token (in CI, from a secret), or put \
-                 the token in a file only you can read and pass --token-file PATH"
-            ),
-        )),
+        None => Err(GraphError::misconfigured("no access token", ConfigProblem::NoToken)),
     }
 }
 
@@ -323,7 +310,7 @@ mod tests {
         for bad in ["23.0", "v23", "v23.1", "v.0", "vX.0", "v023.0", "", "v23.0/", "v1234.0"] {
             let e = ApiVersion::parse(bad).unwrap_err();
             assert_eq!(e.class(), ErrorClass::Config, "{bad}");
-            assert!(e.hint().contains("v23.0"));
+            assert!(crate::hints::graph_hint(&e).contains("v23.0"));
         }
     }
 
@@ -359,7 +346,7 @@ mod tests {
         }
         let e = parse_base_url("http://graph.example.com").unwrap_err();
         assert!(e.message().contains("clear text"), "{}", e.message());
-        assert!(e.hint().contains("loopback"));
+        assert!(crate::hints::graph_hint(&e).contains("loopback"));
     }
 
     #[test]
@@ -375,7 +362,10 @@ mod tests {
 
         let e = token_from_sources(None, None).unwrap_err();
         assert_eq!(e.message(), "no access token");
-        assert!(e.hint().contains("WAMIG_ACCESS_TOKEN") && e.hint().contains("--token-file"));
+        assert!(
+            crate::hints::graph_hint(&e).contains("WAMIG_ACCESS_TOKEN")
+                && crate::hints::graph_hint(&e).contains("--token-file")
+        );
 
         let e = token_from_sources(Some("  ".into()), None).unwrap_err();
         assert!(e.message().contains("set but empty"));

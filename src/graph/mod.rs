@@ -1,29 +1,36 @@
-//! The Graph API client (DESIGN §7 `graph/`): configuration and token loading, authenticated
-//! requests, Meta's error envelope and its classification with hints, retries of reads and
-//! throttling, paging, multi-id reads and typed nodes. It is a faithful, typed, safe client and
-//! knows nothing of migrations: no planning, no step ordering. `observe` and `apply` build on it.
+//! The Graph API client: configuration and token loading, authenticated requests, Meta's error
+//! envelope and its classification, retries of reads and throttling, paging, multi-id reads and
+//! typed nodes. It is a faithful, typed, safe client and knows nothing of migrations nor of
+//! wamig's commands: no planning, no step ordering, no hints naming a command (those are
+//! `crate::hints`). `observe` and `apply` build on it.
 //!
 //! Wiring from the CLI: [`load_token`] (`--token-file` / `WAMIG_ACCESS_TOKEN`),
 //! [`GraphConfig::new`] (`--graph-url` / `WAMIG_GRAPH_URL`, `--api-version` /
 //! `WAMIG_API_VERSION`), [`GraphConfig::with_app_secret`] with [`app_secret_from_env`]
 //! (`WAMIG_APP_SECRET`), [`GraphConfig::with_ui`], then [`GraphClient::new`].
 
+mod class;
+mod classify;
 mod client;
 mod config;
+mod envelope;
 mod error;
 mod nodes;
 mod paging;
 mod retry;
 mod usage;
 
-pub use client::{CodeMethod, GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
+pub use crate::vocabulary::CodeMethod;
+pub use class::{ConfigProblem, ErrorClass, MigrationBlock, Operation, by_name as class_by_name};
+pub use classify::{classify, migration_block};
+pub use client::{GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
 pub use config::{
     ApiVersion, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ENV_APP_SECRET, GraphConfig,
     app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, token_from_sources,
 };
-pub use error::{
-    ApiError, ErrorClass, GraphError, MigrationBlock, Operation, RequestInfo, classify, migration_block,
-};
+pub use envelope::ApiError;
+pub(crate) use error::human_duration;
+pub use error::{GraphError, RequestInfo, WriteOutcome};
 pub use nodes::{
     AccountMode, AccountReviewStatus, AppData, BusinessInfo, BusinessVerificationStatus,
     CodeVerificationStatus, DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, GranularScope,
@@ -31,9 +38,16 @@ pub use nodes::{
     PHONE_NUMBER_FIELDS, PermissionEntry, PhoneNumber, PhoneNumberStatus, PlatformType, QualityRating,
     SCOPE_MANAGEMENT, SCOPE_MESSAGING, SUBSCRIBED_APP_FIELDS, SubscribedApp, TemplateCategory,
     TemplateQuality, TemplateStatus, Throughput, ThroughputLevel, TokenInfo, TokenInfoSource, WABA_FIELDS,
-    Waba, message_template_fields, phone_number_fields, subscribed_app_fields, waba_fields,
-    waba_fields_with_edges,
+    WABA_RESTRICTED_FIELDS, Waba, message_template_fields, phone_number_fields, subscribed_app_fields,
+    waba_fields, waba_fields_with_edges,
 };
 pub use paging::{Cursors, Edge, Paging, sanitize_next};
 pub use retry::{Decision, RetryPolicy, Sleeper, decide};
 pub use usage::{AppUsage, BucEntry, BusinessUsage, Usage, parse_app_usage, parse_buc, regain_wait};
+
+/// Error builders for the unit tests of modules outside `graph/` (the hints).
+#[cfg(test)]
+pub(crate) mod test_support {
+    pub(crate) use super::classify::tests::migration_2388103;
+    pub(crate) use super::error::tests::error_for;
+}

@@ -163,7 +163,8 @@ impl fmt::Debug for Sleeper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::error::{ErrorClass, GraphError};
+    use crate::graph::class::ErrorClass;
+    use crate::graph::error::GraphError;
 
     fn error(class: ErrorClass) -> GraphError {
         GraphError::local(class, "x", "y")

@@ -38,6 +38,8 @@ pub struct DesiredNumber {
     pub register: bool,
     /// Where the PIN lives; `file` paths are already relative to the manifest's directory.
     pub pin: Option<SecretRef>,
+    /// Sent with register for a number with local storage.
+    pub data_localization_region: Option<String>,
     /// Line of the number's entry in the manifest, for messages; not part of the digest, so
     /// moving an entry or adding a comment does not make a saved plan stale.
     #[serde(skip)]
@@ -124,6 +126,11 @@ pub fn check(
     }
     let defaults = manifest.defaults.clone().unwrap_or_default();
     check_language(&mut checker, "defaults.language", defaults.language.as_deref());
+    check_region(
+        &mut checker,
+        "defaults.data_localization_region",
+        defaults.data_localization_region.as_deref(),
+    );
     check_pin(&mut checker, "defaults.pin", defaults.pin.as_ref());
 
     if index.written_len("destinations").unwrap_or(manifest.destinations.len()) == 0 {
@@ -224,6 +231,8 @@ pub fn check(
             }
             let language_path = child_path(&number_path, "language");
             check_language(&mut checker, &language_path, spec.language.as_deref());
+            let region_path = child_path(&number_path, "data_localization_region");
+            check_region(&mut checker, &region_path, spec.data_localization_region.as_deref());
             let pin_path = child_path(&number_path, "pin");
             check_pin(&mut checker, &pin_path, spec.pin.as_ref());
 
@@ -260,6 +269,10 @@ pub fn check(
                     }
                     other => other,
                 }),
+                data_localization_region: spec
+                    .data_localization_region
+                    .clone()
+                    .or_else(|| defaults.data_localization_region.clone()),
                 line: checker.at(&number_path).map(|m| m.line).unwrap_or(0),
             });
         }
@@ -320,6 +333,18 @@ fn check_language(checker: &mut Checker<'_>, path: &str, language: Option<&str>)
             path,
             format!("`{language}` is not a language code"),
             "write a language like `en_US`, `pt_BR` or `es` (lowercase language, optional `_` and uppercase region)",
+        );
+    }
+}
+
+fn check_region(checker: &mut Checker<'_>, path: &str, region: Option<&str>) {
+    if let Some(region) = region
+        && !(region.len() == 2 && region.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        checker.report(
+            path,
+            format!("`{region}` is not a data localization region"),
+            "write the 2-letter country code of the local storage in capitals, like `IN` or `DE` (Meta lists the supported ones in its registration guide)",
         );
     }
 }

@@ -54,6 +54,11 @@ pub struct NumberSettings {
     /// verification PIN. Never the PIN itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<SecretRef>,
+    /// For numbers whose data Meta stores in one country (local storage): that country's
+    /// 2-letter code, like `IN`, sent with register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"), example = &"IN")]
+    pub data_localization_region: Option<String>,
 }
 
 /// A destination WhatsApp Business Account.
@@ -98,30 +103,13 @@ pub struct NumberSpec {
     /// Overrides `defaults.pin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<SecretRef>,
+    /// Overrides `defaults.data_localization_region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    pub data_localization_region: Option<String>,
 }
 
-/// How Meta delivers the verification code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum CodeMethod {
-    Sms,
-    Voice,
-}
-
-impl CodeMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodeMethod::Sms => "SMS",
-            CodeMethod::Voice => "VOICE",
-        }
-    }
-}
-
-impl std::fmt::Display for CodeMethod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::vocabulary::CodeMethod;
 
 /// A reference to a secret kept outside the manifest: `{ env: NAME }` or `{ file: PATH }`.
 // Untagged one-key structs rather than an externally tagged enum: serde_yaml reads the latter

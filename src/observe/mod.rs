@@ -12,8 +12,8 @@ pub use snapshot::{
     Access, AppRef, BusinessRef, NumberView, Presence, Snapshot, TemplateView, TokenView, WabaView,
 };
 
+use crate::graph::{BusinessInfo, MessageTemplate, PhoneNumber, Waba};
 use crate::graph::{ErrorClass, GraphClient, GraphError};
-use crate::graph::{MessageTemplate, PhoneNumber, Waba};
 use crate::manifest::DesiredState;
 use crate::ui::Ui;
 
@@ -143,26 +143,22 @@ pub fn canonical_digits(digits: &str) -> String {
     }
 }
 
-fn text<T: AsRef<str>>(value: Option<T>) -> Option<String> {
-    value.map(|v| v.as_ref().to_owned())
-}
-
 pub fn number_view(number: &PhoneNumber) -> NumberView {
     NumberView {
         id: number.id.clone(),
         display_phone_number: number.display_phone_number.clone(),
         digits: canonical_digits(&number.digits().unwrap_or_default()),
         verified_name: number.verified_name.clone(),
-        name_status: text(number.name_status.as_ref().map(|v| v.as_str())),
-        new_name_status: text(number.new_name_status.as_ref().map(|v| v.as_str())),
-        code_verification_status: text(number.code_verification_status.as_ref().map(|v| v.as_str())),
-        status: text(number.status.as_ref().map(|v| v.as_str())),
-        platform_type: text(number.platform_type.as_ref().map(|v| v.as_str())),
-        account_mode: text(number.account_mode.as_ref().map(|v| v.as_str())),
+        name_status: number.name_status.clone(),
+        new_name_status: number.new_name_status.clone(),
+        code_verification_status: number.code_verification_status.clone(),
+        status: number.status.clone(),
+        platform_type: number.platform_type.clone(),
+        account_mode: number.account_mode.clone(),
         is_on_biz_app: number.is_on_biz_app,
         is_pin_enabled: number.is_pin_enabled,
-        quality_rating: text(number.quality_rating.as_ref().map(|v| v.as_str())),
-        messaging_limit_tier: text(number.messaging_limit_tier.as_ref().map(|v| v.as_str())),
+        quality_rating: number.quality_rating.clone(),
+        messaging_limit_tier: number.messaging_limit_tier.clone(),
         is_official_business_account: number.is_official_business_account,
     }
 }
@@ -172,15 +168,22 @@ pub fn template_view(template: &MessageTemplate) -> TemplateView {
         id: Some(template.id.clone()).filter(|id| !id.is_empty()),
         name: template.name.clone().unwrap_or_default(),
         language: template.language.clone(),
-        status: text(template.status.as_ref().map(|v| v.as_str())),
-        quality: text(template.quality().map(|v| v.as_str())),
-        category: text(template.category.as_ref().map(|v| v.as_str())),
+        status: template.status.clone(),
+        quality: template.quality().cloned(),
+        category: template.category.clone(),
     }
 }
 
+fn business_ref(info: Option<&BusinessInfo>) -> Option<BusinessRef> {
+    info.and_then(|b| b.id.clone().map(|id| BusinessRef { id, name: b.name.clone() }))
+}
+
 pub fn waba_view(id: &str, waba: &Waba) -> WabaView {
+    let refused = |field: &str| waba.refused_fields.iter().any(|f| f == field);
     let payment_method = match waba.has_payment_method() {
         Some(true) => Presence::Present,
+        // Graph refused the field to this app: nothing is known.
+        _ if refused("primary_funding_id") => Presence::Unknown,
         // Graph omits fields that hold nothing: an absent `primary_funding_id` on a WABA we
         // could read means no payment method.
         Some(false) | None => Presence::Absent,
@@ -193,13 +196,13 @@ pub fn waba_view(id: &str, waba: &Waba) -> WabaView {
         id: id.to_owned(),
         access: Access::Readable,
         name: waba.name.clone(),
-        account_review_status: text(waba.account_review_status.as_ref().map(|v| v.as_str())),
-        business_verification_status: text(waba.business_verification_status.as_ref().map(|v| v.as_str())),
+        account_review_status: waba.account_review_status.clone(),
+        business_verification_status: waba.business_verification_status.clone(),
         payment_method,
-        owner_business: waba
-            .owner_business_info
-            .as_ref()
-            .and_then(|b| b.id.clone().map(|id| BusinessRef { id, name: b.name.clone() })),
+        owner_business: business_ref(waba.owner_business_info.as_ref()),
+        on_behalf_of_business: business_ref(waba.on_behalf_of_business_info.as_ref()),
+        ownership_type: waba.ownership_type.clone(),
+        refused_fields: waba.refused_fields.clone(),
         subscribed_apps: Some(
             waba.subscribed_apps()
                 .iter()

@@ -6,6 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocabulary::{
+    AccountMode, AccountReviewStatus, BusinessVerificationStatus, CodeVerificationStatus, MessagingLimitTier,
+    NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating, TemplateCategory,
+    TemplateStatus,
+};
+
 /// Everything observed in one `plan`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -54,13 +60,18 @@ pub struct WabaView {
     pub id: String,
     pub access: Access,
     pub name: Option<String>,
-    /// `APPROVED`, `PENDING`, `REJECTED`, `DEFERRED`, or whatever Graph says.
-    pub account_review_status: Option<String>,
-    /// Lowercase: `verified`, `pending`, `not_verified`, ...
-    pub business_verification_status: Option<String>,
+    pub account_review_status: Option<AccountReviewStatus>,
+    pub business_verification_status: Option<BusinessVerificationStatus>,
     /// Present (non-empty) when a payment method is set up. `Unknown` when Graph refused the field.
     pub payment_method: Presence,
     pub owner_business: Option<BusinessRef>,
+    /// The client business a partner-owned WABA is run for (`on_behalf_of_business_info`).
+    pub on_behalf_of_business: Option<BusinessRef>,
+    pub ownership_type: Option<OwnershipType>,
+    /// WABA fields Graph refused to this app (errors 10 and 200 are given for fields some apps
+    /// may not read); the checks that need them say unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_fields: Vec<String>,
     /// Apps subscribed to this WABA's webhooks; `None` when they could not be read.
     pub subscribed_apps: Option<Vec<AppRef>>,
     /// Message templates; `None` when they could not be read.
@@ -114,11 +125,9 @@ pub struct TemplateView {
     pub id: Option<String>,
     pub name: String,
     pub language: Option<String>,
-    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, ...
-    pub status: Option<String>,
-    /// `GREEN`, `YELLOW`, `RED`, `UNKNOWN`.
-    pub quality: Option<String>,
-    pub category: Option<String>,
+    pub status: Option<TemplateStatus>,
+    pub quality: Option<QualityRating>,
+    pub category: Option<TemplateCategory>,
 }
 
 /// A phone-number node as listed on a WABA (or read by id).
@@ -130,38 +139,35 @@ pub struct NumberView {
     /// Just the digits of `display_phone_number`: how numbers are matched with the manifest.
     pub digits: String,
     pub verified_name: Option<String>,
-    /// `APPROVED`, `PENDING_REVIEW`, `DECLINED`, `EXPIRED`, `NONE`, ...
-    pub name_status: Option<String>,
+    pub name_status: Option<NameStatus>,
     /// Status of a pending display-name change, when there is one.
-    pub new_name_status: Option<String>,
-    /// `VERIFIED`, `NOT_VERIFIED`, `EXPIRED`, ...
-    pub code_verification_status: Option<String>,
-    /// `CONNECTED`, `PENDING`, `MIGRATED`, `DISCONNECTED`, ...
-    pub status: Option<String>,
-    /// `CLOUD_API`, `ON_PREMISE`, `NOT_APPLICABLE` (not registered).
-    pub platform_type: Option<String>,
-    /// `LIVE` or `SANDBOX` (a test number).
-    pub account_mode: Option<String>,
+    pub new_name_status: Option<NameStatus>,
+    pub code_verification_status: Option<CodeVerificationStatus>,
+    pub status: Option<PhoneNumberStatus>,
+    /// `NOT_APPLICABLE` = not registered.
+    pub platform_type: Option<PlatformType>,
+    /// `SANDBOX` marks a test number.
+    pub account_mode: Option<AccountMode>,
     pub is_on_biz_app: Option<bool>,
     /// Two-step verification on, where Graph returns it.
     pub is_pin_enabled: Option<bool>,
-    pub quality_rating: Option<String>,
-    pub messaging_limit_tier: Option<String>,
+    pub quality_rating: Option<QualityRating>,
+    pub messaging_limit_tier: Option<MessagingLimitTier>,
     pub is_official_business_account: Option<bool>,
 }
 
 impl NumberView {
     pub fn is_verified(&self) -> bool {
-        self.code_verification_status.as_deref() == Some("VERIFIED")
+        self.code_verification_status == Some(CodeVerificationStatus::Verified)
     }
 
-    /// Registered on a WhatsApp API (Cloud or On-Premises).
-    pub fn is_registered(&self) -> bool {
-        matches!(self.platform_type.as_deref(), Some("CLOUD_API") | Some("ON_PREMISE"))
+    /// Registered on a WhatsApp API (Cloud or On-Premises) as far as the platform tells.
+    pub fn is_on_api_platform(&self) -> bool {
+        matches!(self.platform_type, Some(PlatformType::CloudApi | PlatformType::OnPremise))
     }
 
     /// A source listing that only remembers a number that has moved away.
     pub fn is_migrated_away(&self) -> bool {
-        self.status.as_deref() == Some("MIGRATED")
+        self.status == Some(PhoneNumberStatus::Migrated)
     }
 }

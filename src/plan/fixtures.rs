@@ -34,6 +34,9 @@ pub fn waba(id: &str, name: &str) -> WabaView {
         business_verification_status: Some("verified".into()),
         payment_method: Presence::Present,
         owner_business: Some(BusinessRef { id: BUSINESS.into(), name: Some("Acme Corp".into()) }),
+        on_behalf_of_business: None,
+        ownership_type: None,
+        refused_fields: Vec::new(),
         subscribed_apps: Some(vec![AppRef { id: "881234567890".into(), name: Some("acme-bsp".into()) }]),
         templates: Some(Vec::new()),
         numbers: Some(Vec::new()),
@@ -99,8 +102,8 @@ pub fn template(name: &str, status: &str, quality: &str) -> TemplateView {
         id: None,
         name: name.to_owned(),
         language: Some("en_US".into()),
-        status: Some(status.to_owned()),
-        quality: Some(quality.to_owned()),
+        status: Some(status.into()),
+        quality: Some(quality.into()),
         category: Some("UTILITY".into()),
     }
 }
@@ -173,6 +176,7 @@ impl World {
             language: "en_US".into(),
             register: true,
             pin: Some(SecretRef::Env { env: "WAMIG_PIN".into() }),
+            data_localization_region: None,
             line,
         });
         self.desired.numbers.last_mut().expect("just pushed")

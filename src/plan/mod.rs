@@ -1,9 +1,12 @@
 //! Owns planning: the pure function `(manifest, snapshot, journal) -> Plan`, the eligibility
 //! checks, and the plan's renderings. Nothing here performs I/O.
 
+mod checks;
+mod lines;
 pub mod model;
 pub mod planner;
 pub mod render;
+pub mod templates;
 
 #[cfg(test)]
 mod fixtures;

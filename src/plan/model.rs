@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocabulary::PhoneNumberStatus;
+
 pub const FORMAT_VERSION: u32 = 1;
 /// A saved plan older than this is refused by `apply` (DESIGN §5).
 pub const DEFAULT_TTL_SECONDS: u64 = 24 * 60 * 60;
@@ -63,28 +65,7 @@ impl Action {
     }
 }
 
-/// Migration steps, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    InitiateMigration,
-    RequestCode,
-    VerifyCode,
-    Register,
-    VerifyTemplates,
-}
-
-impl Step {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::InitiateMigration => "initiate_migration",
-            Step::RequestCode => "request_code",
-            Step::VerifyCode => "verify_code",
-            Step::Register => "register",
-            Step::VerifyTemplates => "verify_templates",
-        }
-    }
-}
+pub use crate::migration::Step;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -167,7 +148,7 @@ pub struct Unmanaged {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<PhoneNumberStatus>,
 }
 
 impl Plan {

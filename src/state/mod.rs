@@ -4,7 +4,7 @@
 //! `wamig state` read through [`load`]; `apply` takes a [`Held`] lock with [`lock`] and saves
 //! through it. What the journal holds is `journal`'s business, not this module's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::diag::{Diagnostic, ToDiagnostics};
@@ -34,18 +34,20 @@ pub async fn load(location: &StateLocation) -> Result<Journal, StateError> {
 /// all. Warnings (a lock that could not be released, a lease that could not be renewed) go to
 /// `ui`.
 pub async fn lock(location: &StateLocation, operation: &str, ui: &Ui) -> Result<Arc<Held>, StateError> {
-    let held = match location {
-        StateLocation::File(path) => {
-            let lock = JournalLock::acquire(path, operation)?;
-            Held::File { path: path.clone(), lock: Mutex::new(Some(lock)) }
-        }
+    match location {
+        StateLocation::File(path) => lock_file(path, operation),
         StateLocation::Shared(shared) => {
             let store = SharedStore::open(shared)?;
             let holder = Holder::current(&|name| std::env::var(name).ok());
-            Held::Shared(store.acquire(operation, shared.lease, holder, ui).await?)
+            Ok(Arc::new(Held::Shared(store.acquire(operation, shared.lease, holder, ui).await?)))
         }
-    };
-    Ok(Arc::new(held))
+    }
+}
+
+/// [`lock`] for a local journal file, which needs no runtime.
+pub fn lock_file(path: &Path, operation: &str) -> Result<Arc<Held>, StateError> {
+    let lock = JournalLock::acquire(path, operation)?;
+    Ok(Arc::new(Held::File { path: path.to_path_buf(), lock: Mutex::new(Some(lock)) }))
 }
 
 /// The journal under its exclusive lock. Dropping it releases the lock.
@@ -103,6 +105,16 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+/// The apply engine records through `JournalError`; a shared store's failure travels inside it.
+impl From<StateError> for JournalError {
+    fn from(error: StateError) -> Self {
+        match error {
+            StateError::Journal(error) => error,
+            other => JournalError::Shared(Box::new(other)),
+        }
     }
 }
 

@@ -189,7 +189,7 @@ fn the_register_budget_is_never_exceeded_and_reruns_are_spaced_out() {
     let mut last = None;
     for _ in 0..8 {
         let attempts = register_attempts(&rig, "+16315550101");
-        let wait = wamig::apply::decide::provisioning_spacing(attempts);
+        let wait = wamig::migration::provisioning_spacing(attempts);
         age_journal(&rig, "+16315550101", wait + jiff::SignedDuration::from_mins(1));
         let output = apply(&rig, &[]);
         assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));

@@ -176,7 +176,7 @@ async fn a_whole_migration_through_the_client_and_the_errors_along_the_way() {
         class(client.initiate_migration(DESTINATION_WABA, "1", "6315550102").await),
         ErrorClass::MigrationAlreadyStarted
     );
-    assert_eq!(class(client.register(&id, &pin).await), ErrorClass::VerifyBeforeRegister);
+    assert_eq!(class(client.register(&id, &pin, None).await), ErrorClass::VerifyBeforeRegister);
     assert_eq!(class(client.verify_code(&id, &Secret::new("000000")).await), ErrorClass::CodeExpired);
 
     client.request_code(&id, CodeMethod::Sms, "en_US").await.unwrap();
@@ -191,8 +191,8 @@ async fn a_whole_migration_through_the_client_and_the_errors_along_the_way() {
         ErrorClass::AlreadyVerified
     );
 
-    client.register(&id, &pin).await.unwrap();
-    assert_eq!(class(client.register(&id, &Secret::new("654321")).await), ErrorClass::WrongPin);
+    client.register(&id, &pin, None).await.unwrap();
+    assert_eq!(class(client.register(&id, &Secret::new("654321"), None).await), ErrorClass::WrongPin);
     assert_eq!(
         class(client.initiate_migration(DESTINATION_WABA, "1", "6315550102").await),
         ErrorClass::AlreadyInDestination
@@ -219,12 +219,12 @@ async fn register_errors_display_name_provisioning_and_the_limit() {
     client.request_code(&id, CodeMethod::Sms, "en_US").await.unwrap();
     client.verify_code(&id, &env.code("16315550101")).await.unwrap();
     let pin = Secret::new("123456");
-    assert_eq!(class(client.register(&id, &pin).await), ErrorClass::DisplayNameProvisioning);
-    client.register(&id, &pin).await.unwrap();
-    assert_eq!(class(client.register(&id, &pin).await), ErrorClass::RegisterLimit);
+    assert_eq!(class(client.register(&id, &pin, None).await), ErrorClass::DisplayNameProvisioning);
+    client.register(&id, &pin, None).await.unwrap();
+    assert_eq!(class(client.register(&id, &pin, None).await), ErrorClass::RegisterLimit);
 
     let no_messaging = env.client("sandbox-token-acme-no-messaging");
-    assert_eq!(class(no_messaging.register(&id, &pin).await), ErrorClass::Permission);
+    assert_eq!(class(no_messaging.register(&id, &pin, None).await), ErrorClass::Permission);
 }
 
 #[tokio::test]
@@ -254,7 +254,7 @@ async fn every_eligibility_failure_is_classified_by_its_cause() {
     for (destination, cc, national, expected) in cases {
         let error = client.initiate_migration(destination, cc, national).await.unwrap_err();
         assert_eq!(error.class(), *expected, "+{cc}{national} into {destination}: {error:?}");
-        assert!(!error.hint().is_empty());
+        assert!(!wamig::hints::graph_hint(&error).is_empty());
     }
     // Started elsewhere, then started again into another destination.
     client.initiate_migration(DESTINATION_WABA, "1", "6315550103").await.unwrap();

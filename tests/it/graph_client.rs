@@ -282,7 +282,7 @@ async fn bearer_header_appsecret_proof_and_no_token_in_any_url() {
     client.get_many::<Value>(&[WABA], "id,name").await.unwrap();
     client.request_code(PN, CodeMethod::Sms, "en_US").await.unwrap();
     client.verify_code(PN, &Secret::new("123456")).await.unwrap();
-    client.register(PN, &Secret::new("654321")).await.unwrap();
+    client.register(PN, &Secret::new("654321"), None).await.unwrap();
     client.token_info().await.unwrap();
 
     let proof = appsecret_proof(&Secret::new(TOKEN), &Secret::new(APP_SECRET));
@@ -499,7 +499,7 @@ fn client_futures_are_send(client: &GraphClient, code: &Secret) {
     send(client.initiate_migration("1", "1", "1"));
     send(client.request_code("1", CodeMethod::Sms, "en_US"));
     send(client.verify_code("1", code));
-    send(client.register("1", code));
+    send(client.register("1", code, None));
 }
 
 // --- writes ----------------------------------------------------------------------------------
@@ -521,7 +521,7 @@ async fn writes_send_documented_form_parameters_and_log_no_secrets() {
     assert_eq!(id, PN);
     client.request_code(&id, CodeMethod::Voice, "es_ES").await.unwrap();
     client.verify_code(&id, &Secret::new("314159")).await.unwrap();
-    client.register(&id, &Secret::new("271828")).await.unwrap();
+    client.register(&id, &Secret::new("271828"), None).await.unwrap();
 
     let seen = server.seen();
     let forms: Vec<(String, BTreeMap<String, String>)> =
@@ -554,7 +554,7 @@ async fn bad_codes_and_pins_are_refused_before_sending() {
     let client = client(&server.url);
     let e = client.verify_code(PN, &Secret::new("12345")).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Input);
-    let e = client.register(PN, &Secret::new("abcdef")).await.unwrap_err();
+    let e = client.register(PN, &Secret::new("abcdef"), None).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Input);
     let e = client.initiate_migration(WABA, "+1", "6315555555").await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Input);
@@ -573,7 +573,7 @@ async fn writes_are_never_retried() {
     })
     .await;
     let client = client(&server.url);
-    let e = client.register(PN, &Secret::new("123456")).await.unwrap_err();
+    let e = client.register(PN, &Secret::new("123456"), None).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Transient);
     assert!(e.may_have_taken_effect());
     assert!(!e.is_retryable_write());
@@ -839,12 +839,12 @@ async fn every_error_envelope_class_through_the_client() {
             "start" => client.initiate_migration(WABA, "1", "6315555555").await.map(|_| ()),
             "request_code" => client.request_code(PN, CodeMethod::Sms, "en_US").await,
             "verify" => client.verify_code(PN, &Secret::new("123456")).await,
-            "register" => client.register(PN, &Secret::new("123456")).await,
+            "register" => client.register(PN, &Secret::new("123456"), None).await,
             _ => client.phone_number(PN).await.map(|_| ()),
         };
         let error = result.unwrap_err();
         assert_eq!(error.class(), expected, "case {index}: {}", error.message());
-        assert!(error.hint().len() > 20);
+        assert!(wamig::hints::graph_hint(&error).len() > 20);
         if kind == "start" {
             assert_eq!(error.request().unwrap().node_id.as_deref(), Some(WABA));
         }
@@ -881,7 +881,7 @@ async fn webhooks_error_hint_names_the_destination() {
     .await;
     let e = client(&server.url).initiate_migration(WABA, "1", "6315555555").await.unwrap_err();
     assert_eq!(
-        e.hint(),
+        wamig::hints::graph_hint(&e),
         format!(
             "subscribe an app to webhooks on destination WABA {WABA}: POST /{WABA}/subscribed_apps \
              (or App Dashboard → WhatsApp → Configuration), then run wamig apply again"
@@ -936,7 +936,7 @@ async fn a_throttle_longer_than_the_budget_fails_at_once_saying_when_to_retry() 
     let e = client.waba(WABA).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Throttled);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(1800)));
-    assert!(e.hint().contains("retry after 30 min"), "{}", e.hint());
+    assert!(wamig::hints::graph_hint(&e).contains("retry after 30 min"), "{}", wamig::hints::graph_hint(&e));
     assert_eq!(server.seen().len(), 1);
     assert!(waits.lock().unwrap().is_empty());
 }
@@ -977,7 +977,7 @@ async fn a_dropped_connection_on_a_write_is_not_retried_and_outcome_unknown() {
     assert_eq!(e.class(), ErrorClass::OutcomeUnknown);
     assert!(e.may_have_taken_effect());
     assert!(!e.is_retryable_write());
-    assert!(e.hint().contains("re-reads the live state"));
+    assert!(wamig::hints::graph_hint(&e).contains("re-reads the live state"));
     assert!(!e.message().contains("123456"));
     assert_eq!(connections.load(Ordering::SeqCst), 1);
     assert_eq!(client.request_count(), 1);
@@ -989,7 +989,7 @@ async fn nothing_listening_is_a_network_error_safe_to_retry_for_writes() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let client = client(&url);
-    let e = client.register(PN, &Secret::new("123456")).await.unwrap_err();
+    let e = client.register(PN, &Secret::new("123456"), None).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::Network);
     assert!(e.is_retryable_write());
     assert!(!e.may_have_taken_effect());

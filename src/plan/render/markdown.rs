@@ -94,7 +94,7 @@ pub fn markdown(plan: &Plan) -> String {
                 facts.push(format!("id {}", escape(id)));
             }
             if let Some(status) = &unmanaged.status {
-                facts.push(escape(status));
+                facts.push(escape(status.as_str()));
             }
             let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
             let line = format!("- `{}` in WABA {}{facts}\n", code(&unmanaged.phone), escape(&unmanaged.waba));

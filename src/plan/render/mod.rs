@@ -149,7 +149,7 @@ pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan)
     }
     if left_out > 0 {
         details.push(format!(
-            "will not fit under the {}-template limit, re-create by hand (Meta picks which; listed by name): {}",
+            "will not fit under the {}-template limit, re-create by hand (Meta picks which): {}",
             super::planner::TEMPLATE_LIMIT,
             bounded_list(&forecast.left_out, ", ")
         ));

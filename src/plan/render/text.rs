@@ -28,7 +28,7 @@ pub fn text(plan: &Plan, styles: &Styles) -> String {
                 facts.push(format!("id {id}"));
             }
             if let Some(status) = &unmanaged.status {
-                facts.push(status.clone());
+                facts.push(status.to_string());
             }
             let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
             out.push_str(&format!("{INDENT}{} in WABA {}{facts}\n", unmanaged.phone, unmanaged.waba));

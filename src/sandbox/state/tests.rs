@@ -1,7 +1,13 @@
 //! Unit tests of the state machine against the example world, without HTTP.
 
+use serde_json::json;
+
+use super::render::{decode_cursor, encode_cursor};
+use super::templates::body_component;
 use super::*;
-use crate::sandbox::world::World;
+use crate::sandbox::envelope::GraphError;
+use crate::sandbox::fields;
+use crate::sandbox::world::{TemplateQuality, TemplateStatus, World};
 
 const ACME: &str = "sandbox-token-acme-system-user";
 const NO_MESSAGING: &str = "sandbox-token-acme-no-messaging";
