@@ -207,6 +207,13 @@ pub struct ApplyArgs {
     /// Act on this number only (repeatable).
     #[arg(long = "target", value_name = "PHONE")]
     pub targets: Vec<String>,
+    /// The longest wait for a WABA's Graph budget or Meta's throttling (e.g. 15m); beyond it the
+    /// WABA's numbers pause with exit 3 and the time to run again.
+    #[arg(long = "max-wait", default_value = "15m", value_parser = parse_duration)]
+    pub max_wait: Duration,
+    /// Waits between the reads that confirm a write Graph accepted (comma-separated).
+    #[arg(long = "confirm-backoff", hide = true, value_delimiter = ',', value_parser = parse_duration)]
+    pub confirm_backoff: Vec<Duration>,
     /// Waits between register retries while Meta provisions the display name (comma-separated).
     #[arg(long = "register-backoff", hide = true, value_delimiter = ',', value_parser = parse_duration)]
     pub register_backoff: Vec<Duration>,
@@ -337,7 +344,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
                     .map_err(|e| Error::usage(format!("--target {target}: {e}"), e.hint()))?;
                 targets.push(phone);
             }
-            let mut timing = crate::apply::engine::Timing::default();
+            let mut timing = crate::apply::engine::Timing { max_wait: args.max_wait, ..Default::default() };
+            if !args.confirm_backoff.is_empty() {
+                timing.confirm_backoff = args.confirm_backoff.clone();
+            }
             if !args.register_backoff.is_empty() {
                 timing.register_backoff = args.register_backoff.clone();
             }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::budget::{Admission, Budgets};
 use super::calls::MigrationCalls;
 use super::codes::{self, CodeLookup, CodeSource};
 use super::progress::{Progress, RowState};
@@ -69,8 +70,9 @@ pub struct Timing {
     pub poll_interval: Duration,
     /// Waits between register retries while Meta still provisions the display name (2388001).
     pub register_backoff: Vec<Duration>,
-    /// The longest wait for throttling or maintenance before a number gives up for this run.
-    pub max_retry_wait: Duration,
+    /// The longest wait for a WABA's Graph budget, throttling or maintenance before a number
+    /// stops for this run (`--max-wait`).
+    pub max_wait: Duration,
     /// The first wait before a step is tried again after throttling, maintenance or a lost
     /// answer, when Graph does not say how long; it doubles with each retry.
     pub retry_base: Duration,
@@ -88,7 +90,7 @@ impl Default for Timing {
                 Duration::from_secs(60),
                 Duration::from_secs(120),
             ],
-            max_retry_wait: Duration::from_secs(300),
+            max_wait: Duration::from_secs(15 * 60),
             retry_base: Duration::from_secs(2),
             confirm_backoff: [1, 2, 4, 8, 15].into_iter().map(Duration::from_secs).collect(),
         }
@@ -119,6 +121,8 @@ pub struct Shared<G> {
     pub waiting: Mutex<Vec<String>>,
     /// The live view on a terminal; `None` means plain log lines only.
     pub progress: Option<Arc<Progress>>,
+    /// Each WABA's Graph budget.
+    pub budgets: Budgets,
 }
 
 /// Errors that stop the whole apply, not only one number.
@@ -226,19 +230,33 @@ pub(super) struct Run<'a, G> {
 /// What one step did: go round again, or stop with an outcome.
 pub(super) type StepResult = Result<Option<NumberOutcome>, EngineError>;
 
-/// Runs one number to its end for this run.
-pub async fn run_number<G: MigrationCalls>(
-    shared: &Shared<G>,
-    number: &DesiredNumber,
-    plan: &NumberPlan,
-) -> Result<NumberOutcome, EngineError> {
-    // The plan's observation is the first read.
-    let view = shared
+/// How a number's run through the engine ended.
+#[derive(Debug, Clone)]
+pub enum RunEnd {
+    /// The number stopped for this run.
+    Outcome(NumberOutcome),
+    /// Every write is made: the number waits for the closing read that confirms and reports it,
+    /// made for all such numbers together.
+    Settle { done: Vec<Step>, skipped: Vec<Step> },
+}
+
+/// The number's node as the plan observed it in the destination, the engine's first read.
+pub fn observed_view<G>(shared: &Shared<G>, number: &DesiredNumber) -> Option<NumberView> {
+    shared
         .snapshot
         .waba(&number.destination_waba)
         .and_then(|waba| waba.number(number.phone.digits()))
         .filter(|n| !n.is_migrated_away())
-        .cloned();
+        .cloned()
+}
+
+/// Runs one number to its end for this run, starting from `view`, the last read of its node.
+pub async fn run_number<G: MigrationCalls>(
+    shared: &Shared<G>,
+    number: &DesiredNumber,
+    plan: &NumberPlan,
+    view: Option<NumberView>,
+) -> Result<RunEnd, EngineError> {
     let mut run = Run {
         shared,
         number,
@@ -288,7 +306,8 @@ impl<G: MigrationCalls> Run<'_, G> {
     }
 
     /// Throttling, maintenance, a lost answer: wait as Graph asks (bounded). `false` when the
-    /// step should give up.
+    /// step should give up. Throttling is the WABA's, not the number's: the wait is left to
+    /// the WABA's budget, which every number on it asks before its next call.
     pub async fn wait_to_retry(&mut self, step: Step, error: &GraphError) -> bool {
         let tries = self.step_retries.entry(step).or_insert(0);
         *tries += 1;
@@ -297,7 +316,23 @@ impl<G: MigrationCalls> Run<'_, G> {
         }
         let backoff = self.shared.timing.retry_base.saturating_mul(2u32.saturating_pow(*tries - 1));
         let wait = error.retry_after().unwrap_or(backoff);
-        if wait > self.shared.timing.max_retry_wait {
+        if error.class() == ErrorClass::Throttled {
+            self.shared.budgets.throttled(&self.number.destination_waba, wait, Instant::now());
+            self.shared.event(
+                Level::Warn,
+                "retry",
+                self.number,
+                &format!(
+                    "Meta throttled WABA {} ({}); no call on it for {}",
+                    self.number.destination_waba,
+                    step.as_str(),
+                    crate::duration::display(wait)
+                ),
+                json!({"step": step.as_str(), "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),
+            );
+            return true;
+        }
+        if wait > self.shared.timing.max_wait {
             return false;
         }
         self.shared.event(
@@ -363,6 +398,9 @@ impl<G: MigrationCalls> Run<'_, G> {
         let waits = self.shared.timing.confirm_backoff.clone();
         let mut waits = waits.into_iter();
         loop {
+            if self.admit().await.is_some() {
+                return Ok((self.view.clone(), false));
+            }
             let read = self.read_node().await?;
             if shows(read.as_ref()) {
                 return Ok((read, true));
@@ -385,7 +423,7 @@ impl<G: MigrationCalls> Run<'_, G> {
         }
     }
 
-    async fn go(&mut self) -> Result<NumberOutcome, EngineError> {
+    async fn go(&mut self) -> Result<RunEnd, EngineError> {
         let shared = self.shared;
         if let Some(id) = self.view.as_ref().map(|n| n.id.clone()) {
             shared.record(self.number, |r| {
@@ -396,7 +434,7 @@ impl<G: MigrationCalls> Run<'_, G> {
         }
         for _ in 0..MAX_ROUNDS {
             if shared.cancel.is_cancelled() {
-                return Ok(self.interrupted());
+                return Ok(RunEnd::Outcome(self.interrupted()));
             }
             let record = shared.current(self.number);
             let now = Timestamp::now();
@@ -413,14 +451,14 @@ impl<G: MigrationCalls> Run<'_, G> {
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {
-                        return Ok(self.failed(
+                        return Ok(RunEnd::Outcome(self.failed(
                             Step::VerifyCode,
                             format!("the verification code in {source} is not valid: {problem}"),
                             format!(
                                 "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
                                 self.number.code_method.channel()
                             ),
-                        ));
+                        )));
                     }
                     CodeLookup::Missing => {}
                 }
@@ -438,6 +476,10 @@ impl<G: MigrationCalls> Run<'_, G> {
                 },
             );
             let id = position.stage.node_id().unwrap_or_default().to_owned();
+            let writes = matches!(next, Next::Initiate | Next::RequestCode | Next::Verify | Next::Register);
+            if writes && let Some(paused) = self.admit().await {
+                return Ok(RunEnd::Outcome(paused));
+            }
             let stop = match next {
                 Next::Initiate => self.initiate().await?,
                 Next::RequestCode => self.request_code(&id).await?,
@@ -460,7 +502,9 @@ impl<G: MigrationCalls> Run<'_, G> {
                         after.strftime("%H:%M")
                     ),
                 )),
-                Next::VerifyTemplates => self.finish().await?,
+                Next::VerifyTemplates => {
+                    return Ok(RunEnd::Settle { done: self.done.clone(), skipped: self.skipped() });
+                }
                 Next::Done => Some(NumberOutcome::Done {
                     report: Default::default(),
                     done: self.done.clone(),
@@ -468,18 +512,45 @@ impl<G: MigrationCalls> Run<'_, G> {
                 }),
             };
             if let Some(outcome) = stop {
-                return Ok(outcome);
+                return Ok(RunEnd::Outcome(outcome));
             }
         }
         let record = shared.current(self.number);
         let position = migration::classify(self.view.as_ref(), Some(&record), Timestamp::now());
         let step =
             position.remaining_steps(self.number.register).first().copied().unwrap_or(Step::VerifyTemplates);
-        Ok(self.failed(
+        Ok(RunEnd::Outcome(self.failed(
             step,
             format!("{} did not reach the expected state after {MAX_ROUNDS} rounds", self.number.phone),
             "the live state is not changing as Graph reported; check the number in WhatsApp Manager and run wamig apply again".into(),
-        ))
+        )))
+    }
+
+    /// Waits until the destination WABA's Graph budget allows a call; `Some` when it does not
+    /// within `--max-wait` (the number pauses) or Ctrl-C came meanwhile.
+    pub async fn admit(&self) -> Option<NumberOutcome> {
+        let shared = self.shared;
+        let waba = &self.number.destination_waba;
+        match shared.budgets.admit(waba, shared.calls.budget_used(waba), Instant::now()) {
+            Admission::Now => None,
+            Admission::After(wait) => {
+                if wait >= Duration::from_secs(1) {
+                    shared.event(
+                        Level::Info,
+                        "budget_wait",
+                        self.number,
+                        &format!("waiting {} for WABA {waba}'s Graph budget", crate::duration::display(wait)),
+                        json!({"waba": waba, "wait_ms": wait.as_millis() as u64}),
+                    );
+                }
+                (!shared.cancel.sleep(wait).await).then(|| self.interrupted())
+            }
+            Admission::Pause(pause) => Some(NumberOutcome::BudgetPaused {
+                waba: pause.waba,
+                until: pause.until,
+                done: self.done.clone(),
+            }),
+        }
     }
 
     /// Steps the plan listed that this run found already done in the live state.

@@ -9,7 +9,7 @@ pub mod render;
 pub mod templates;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 

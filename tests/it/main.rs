@@ -6,6 +6,7 @@ mod plan_support;
 mod shared_support;
 mod support;
 
+mod apply_budget;
 mod apply_codes;
 mod apply_crash;
 mod apply_errors;
