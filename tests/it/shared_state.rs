@@ -25,10 +25,7 @@ fn lock_id(runner: &Runner, rig: &Rig) -> String {
 fn two_runners_on_one_prefix_never_hold_the_lock_together() {
     let Some(moto) = Moto::start() else { return };
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let (first, second) = (
-        Runner::new(&rig, &moto.endpoint(), &state_url("two")),
-        Runner::new(&rig, &moto.endpoint(), &state_url("two")),
-    );
+    let (first, second) = two_runners(&rig, &moto.endpoint(), "two");
     set_latency(&rig, 150);
     let running = Running::spawn(first.apply(&rig, &[]));
     running.wait_for_line("starting the migration");
@@ -116,6 +113,31 @@ fn a_migration_paused_on_one_runner_resumes_on_others_with_its_code_and_register
     assert_no_credentials(&[&paused, &interrupted, &done, &status, &plan]);
 }
 
+fn two_runners(rig: &Rig, endpoint: &str, prefix: &str) -> (Runner, Runner) {
+    (Runner::new(rig, endpoint, &state_url(prefix)), Runner::new(rig, endpoint, &state_url(prefix)))
+}
+
+/// Until `wamig state lock` says the holder's lease has ended.
+fn wait_for_lease_end(rig: &Rig, runner: &Runner) {
+    wait_until("the holder's lease ends", || {
+        let output = runner.wamig(rig).args(["state", "lock", "--format", "json"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["lease_expired"] == true
+    });
+}
+
+/// An apply on `runner` with the code, its verification held in the sandbox once it arrives
+/// (after the journal recorded the attempt); the migration was started and the code requested
+/// by a first apply.
+fn verifying_held(rig: &Rig, runner: &Runner, extra: &[&str]) -> (Running, u64) {
+    let id = started_with_code(rig, runner);
+    let hold = rig.sandbox.hold("POST", &format!("/{id}/verify_code"));
+    let mut command = runner.apply(rig, extra);
+    command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS));
+    let running = Running::spawn(command);
+    wait_held(rig, hold);
+    (running, hold)
+}
+
 /// Runs a first apply on `runner` (migration started, code requested) and returns the number's
 /// id, for holding its verification in the sandbox.
 fn started_with_code(rig: &Rig, runner: &Runner) -> String {
@@ -130,10 +152,7 @@ fn started_with_code(rig: &Rig, runner: &Runner) -> String {
 fn a_killed_holder_lease_runs_out_and_the_next_apply_takes_over() {
     let Some(moto) = Moto::start() else { return };
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let (a, b) = (
-        Runner::new(&rig, &moto.endpoint(), &state_url("killed")),
-        Runner::new(&rig, &moto.endpoint(), &state_url("killed")),
-    );
+    let (a, b) = two_runners(&rig, &moto.endpoint(), "killed");
     set_latency(&rig, 150);
     let running = Running::spawn(a.apply(&rig, &["--lock-lease", "2s"]));
     running.wait_for_line("starting the migration");
@@ -146,10 +165,7 @@ fn a_killed_holder_lease_runs_out_and_the_next_apply_takes_over() {
 
     let early = b.apply(&rig, &[]).output().unwrap();
     assert_eq!(early.status.code(), Some(1), "the lease still runs: {}", transcript(&early));
-    wait_until("the killed holder's lease ends", || {
-        let output = b.wamig(&rig).args(["state", "lock", "--format", "json"]).output().unwrap();
-        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["lease_expired"] == true
-    });
+    wait_for_lease_end(&rig, &b);
     let shown = b.wamig(&rig).args(["state", "lock"]).output().unwrap();
     assert!(stdout(&shown).contains("the next apply takes it over"), "{}", transcript(&shown));
 
@@ -171,19 +187,10 @@ fn a_killed_holder_lease_runs_out_and_the_next_apply_takes_over() {
 fn a_holder_whose_lock_was_taken_cannot_write_and_nothing_it_recorded_is_lost() {
     let Some(moto) = Moto::start() else { return };
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let (a, b) = (
-        Runner::new(&rig, &moto.endpoint(), &state_url("fenced")),
-        Runner::new(&rig, &moto.endpoint(), &state_url("fenced")),
-    );
-    let id = started_with_code(&rig, &a);
+    let (a, b) = two_runners(&rig, &moto.endpoint(), "fenced");
     // A records the verification it is about to make, then its call waits in the sandbox
     // while someone force-unlocks the journal.
-    let hold = rig.sandbox.hold("POST", &format!("/{id}/verify_code"));
-    let code = rig.sent_code(ORDERS_DIGITS);
-    let mut command = a.apply(&rig, &[]);
-    command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), code);
-    let running = Running::spawn(command);
-    wait_held(&rig, hold);
+    let (running, hold) = verifying_held(&rig, &a, &[]);
     assert_eq!(
         moto.journal("fenced")["numbers"]["+16315550102"]["verify_attempts"],
         1,
@@ -231,17 +238,8 @@ fn the_store_going_away_mid_apply_stops_it_before_the_next_call_with_nothing_los
     let Some(moto) = Moto::start() else { return };
     let proxy = Proxy::start(moto.port, Mode::Pass);
     let rig = Rig::new(&manifest(&[ORDERS]));
-    let (a, b) = (
-        Runner::new(&rig, &proxy.endpoint(), &state_url("down")),
-        Runner::new(&rig, &proxy.endpoint(), &state_url("down")),
-    );
-    let id = started_with_code(&rig, &a);
-    let hold = rig.sandbox.hold("POST", &format!("/{id}/verify_code"));
-    let code = rig.sent_code(ORDERS_DIGITS);
-    let mut command = a.apply(&rig, &["--lock-lease", "2s"]);
-    command.env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), code);
-    let running = Running::spawn(command);
-    wait_held(&rig, hold);
+    let (a, b) = two_runners(&rig, &proxy.endpoint(), "down");
+    let (running, hold) = verifying_held(&rig, &a, &["--lock-lease", "2s"]);
     proxy.set(Mode::Down);
     rig.sandbox.release(hold);
     let stopped = running.finish();
@@ -258,10 +256,7 @@ fn the_store_going_away_mid_apply_stops_it_before_the_next_call_with_nothing_los
     proxy.set(Mode::Pass);
     let record = &moto.journal("down")["numbers"]["+16315550102"];
     assert_eq!(record["verify_attempts"], 1, "recorded before the call: {record}");
-    wait_until("the lease of the cut-off holder ends", || {
-        let output = b.wamig(&rig).args(["state", "lock", "--format", "json"]).output().unwrap();
-        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["lease_expired"] == true
-    });
+    wait_for_lease_end(&rig, &b);
     let resumed = b.apply(&rig, &[]).output().unwrap();
     assert_eq!(resumed.status.code(), Some(0), "{}", transcript(&resumed));
     assert!(stderr(&resumed).contains("took over the lock"), "{}", transcript(&resumed));
