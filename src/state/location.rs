@@ -94,13 +94,32 @@ impl StateLocation {
             "gs" => Scheme::Gcs,
             "az" => Scheme::Azure,
             _ => {
-                return Err(StateError::UnknownScheme { value: text.to_owned(), scheme: scheme.to_owned() });
+                return Err(StateError::UnknownScheme { value: redacted(text), scheme: scheme.to_owned() });
             }
         };
         let url = parse_object_url(scheme, rest)
-            .map_err(|reason| StateError::BadUrl { value: text.to_owned(), reason })?;
+            .map_err(|reason| StateError::BadUrl { value: redacted(text), reason })?;
         Ok(StateLocation::Shared(SharedLocation { url, lease: DEFAULT_LEASE }))
     }
+}
+
+/// `text` fit to be shown in an error: a user and password before the host, or a query (a
+/// presigned URL's signature), may be credentials.
+fn redacted(text: &str) -> String {
+    let (before, after) = match text.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), text),
+    };
+    let (authority, path) = after.split_at(after.find('/').unwrap_or(after.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("<redacted>@{host}"),
+        None => authority.to_owned(),
+    };
+    let path = match path.split_once('?') {
+        Some((path, _)) => format!("{path}?<redacted>"),
+        None => path.to_owned(),
+    };
+    format!("{before}{authority}{path}")
 }
 
 /// `(scheme, rest after the colon)` when `text` looks like a URL.

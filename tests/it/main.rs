@@ -29,4 +29,5 @@ mod sandbox_api;
 mod sandbox_shapes;
 mod schema;
 mod shared_state;
+mod state_cli;
 mod validate;
