@@ -494,7 +494,8 @@ fn lost_to(record: &LockRecord) -> String {
 /// Renews the lease every third of it until released. A renewal refused by the store means the
 /// lock was taken over or force-unlocked: nothing more may be written.
 async fn renew(lease: Arc<Lease>) {
-    let every = lease.lease / 3;
+    // A lease of nothing (a test's `--lock-lease 0s`) must not become a busy loop.
+    let every = (lease.lease / 3).max(Duration::from_millis(100));
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
