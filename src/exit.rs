@@ -1,4 +1,4 @@
-//! Owns wamig's exit codes (DESIGN §2) and how several outcomes combine into one.
+//! Owns wamig's exit codes (README.md, "Exit codes") and how several outcomes combine into one.
 
 /// What a command ended with. The discriminant is the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ impl ExitStatus {
         self as u8
     }
 
-    /// Combines outcomes with the priority DESIGN §2 gives: error, then blocked, then
+    /// Combines outcomes with the priority README.md gives: error, then blocked, then
     /// awaiting codes / changes. An interruption outranks everything but an error.
     pub fn combine(self, other: ExitStatus) -> ExitStatus {
         if self.rank() >= other.rank() { self } else { other }

@@ -1,4 +1,4 @@
-//! Owns the journal (`--state`, DESIGN §4): per number, only what the live API cannot tell —
+//! Owns the journal (`--state`, README.md): per number, only what the live API cannot tell —
 //! the phone-number id, when each step ran, code requests, verify and register attempts, the last
 //! error. It is written atomically with mode 0600 and never holds a token, code or PIN: nothing
 //! here has a field that could. Locking is in `journal::lock`.
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Diagnostic, ToDiagnostics};
 use crate::graph::ErrorClass;
 use crate::migration::Step;
-use crate::vocabulary::CodeMethod;
+use crate::vocabulary::{CodeMethod, MessagingLimitTier};
 
 pub mod lock;
 
@@ -60,6 +60,10 @@ pub struct NumberRecord {
     pub registered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates_checked_at: Option<Timestamp>,
+    /// The messaging limit tier the number had when apply last saw it arrive in the
+    /// destination: the baseline `plan` reports a lowered limit against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging_limit_tier: Option<MessagingLimitTier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<RecordedError>,
 }
@@ -91,7 +95,7 @@ pub struct RecordedError {
     pub fbtrace_id: Option<String>,
 }
 
-/// How long a requested code is waited for before another may be requested (DESIGN §4).
+/// How long a requested code is waited for before another may be requested (README.md).
 pub const CODE_COOLDOWN: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 /// Meta allows 10 register calls per number in a moving 72-hour window (error 133016).
 pub const REGISTER_LIMIT: usize = 10;

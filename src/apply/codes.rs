@@ -1,4 +1,4 @@
-//! Owns where verification codes and PINs come from (DESIGN §4): a code for a number is looked up
+//! Owns where verification codes and PINs come from (README.md): a code for a number is looked up
 //! in `WAMIG_CODE_<digits>`, then `<codes-dir>/<digits>`, then (on a terminal) a hidden prompt;
 //! a PIN comes from the manifest's `{env}`/`{file}` reference. Every value is checked to be exactly
 //! six digits (surrounding whitespace ignored) and wrapped in `Secret` at once; error messages

@@ -1,12 +1,13 @@
 //! Owns the execution of one number: a loop that classifies where the number stands
 //! (`crate::migration`, from the last known node and the journal), performs the one write that
 //! comes next, records its answer in the journal (saved at once) and goes round again. A write
-//! Graph answered with success is believed without reading it back; reads happen where an answer
-//! cannot tell (an outcome lost in transport, a refusal that says the state is other than
-//! believed) and once at the end, to confirm and report. A definite refusal stops the number;
-//! nothing is repeated because a read lags. It returns an outcome value (done, awaiting a code,
-//! confirming, failed, interrupted); it prints nothing but log events, and never a secret. The
-//! writes themselves are in `steps`, the closing read in `finish`.
+//! Graph answered with success is believed without reading it back; reads happen only where an
+//! answer cannot tell (an outcome lost in transport, a refusal that says the state is other than
+//! believed). A definite refusal stops the number; nothing is repeated because a read lags. Every
+//! call waits for its WABA's Graph budget first (`budget`). It returns an outcome value (awaiting
+//! a code, failed, paused, interrupted) or hands the number to `settle` once its writes are all
+//! made; it prints nothing but log events, and never a secret. The writes themselves are in
+//! `steps`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! Owns `wamig sandbox`: a local emulator of the Graph API endpoints a phone-number migration
-//! uses, following Meta's documented behaviour (DESIGN §1, §6) rather than any client's. This file
+//! uses, following Meta's documentation (docs/graph-compatibility.md), not any client. This file
 //! holds the public surface (options, `start`, the handle tests drive, `run` for the CLI) and the
 //! module error; `world` parses the world file, `state` is the pure rule engine, `envelope` the
 //! error catalogue, `fields` the `fields=` parser, `faults` fault injection and `server` the HTTP

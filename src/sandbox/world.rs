@@ -38,6 +38,9 @@ macro_rules! string_enum {
     };
 }
 
+mod health;
+pub use health::{CanSendMessage, Chain, HealthDef, render as render_health};
+
 string_enum!(
     /// `account_review_status` of a WABA.
     ReviewStatus {
@@ -398,6 +401,9 @@ pub struct NumberDef {
     /// The number is in maintenance: starting its migration fails with 2494100.
     #[serde(default)]
     pub maintenance: bool,
+    /// Whether it can send messages, and why not (`health_status`); absent: it can.
+    #[serde(default)]
+    pub health_status: Option<HealthDef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -499,7 +505,8 @@ pub fn digits_of(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-fn is_id(text: &str) -> bool {
+/// Digits, as Graph ids are (bounded, so a hostile world file cannot make them huge).
+pub(crate) fn is_id(text: &str) -> bool {
     !text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_digit())
 }
 

@@ -50,7 +50,7 @@ fn render_journal(location: &StateLocation, journal: &Journal, now: Timestamp, u
         if let Some(id) = &record.phone_number_id {
             let _ = writeln!(out, "  id:       {id}");
         }
-        crate::commands::journal_lines(&mut out, record, now);
+        crate::status::journal_lines(&mut out, record, now);
     }
     out
 }

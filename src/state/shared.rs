@@ -620,7 +620,8 @@ async fn take_lock(
         let record = LockRecord::new(new_lock_id(), generation, operation, holder.clone(), now, lease);
         match put_json(inner, &inner.lock, &record, mode).await {
             Ok(version) => return Ok((record, version, taken_over)),
-            Err(Failure::Conflict) => continue,
+            // Another process moved first: read the lock again.
+            Err(Failure::Conflict) => {}
             Err(Failure::Other(message)) => {
                 return Err(StateError::Write { url, object: "lock.json", message });
             }
@@ -648,7 +649,8 @@ async fn fence(inner: &Inner, record: &LockRecord) -> Result<(Journal, UpdateVer
         };
         match put_json(inner, &inner.journal, &envelope, mode).await {
             Ok(version) => return Ok((journal, version)),
-            Err(Failure::Conflict) => continue,
+            // The previous holder wrote in between: read what it recorded, and fence again.
+            Err(Failure::Conflict) => {}
             Err(Failure::Other(message)) => {
                 return Err(StateError::Write { url, object: "journal.json", message });
             }

@@ -1,6 +1,13 @@
 //! Integration tests: the real `wamig` binary, run as a user would, against fixtures and the
 //! sandbox on loopback. One test binary with modules keeps link time down.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failing test should stop loudly where it failed"
+)]
+
 mod apply_support;
 mod plan_support;
 mod shared_support;
@@ -20,9 +27,11 @@ mod cli_usage;
 mod client_sandbox;
 mod completions;
 mod demo;
+mod drift;
 mod events;
 mod examples;
 mod graph_client;
+mod import;
 mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;

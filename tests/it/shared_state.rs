@@ -26,9 +26,10 @@ fn two_runners_on_one_prefix_never_hold_the_lock_together() {
     let Some(moto) = Moto::start() else { return };
     let rig = Rig::new(&manifest(&[ORDERS]));
     let (first, second) = two_runners(&rig, &moto.endpoint(), "two");
-    set_latency(&rig, 150);
+    // The first runner's migration call waits in the sandbox while the second one tries.
+    let hold = rig.sandbox.hold("POST", "/104996122399160/phone_numbers");
     let running = Running::spawn(first.apply(&rig, &[]));
-    running.wait_for_line("starting the migration");
+    wait_held(&rig, hold);
 
     let refused = second.apply(&rig, &[]).output().unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", transcript(&refused));
@@ -45,6 +46,7 @@ fn two_runners_on_one_prefix_never_hold_the_lock_together() {
     assert_eq!(shown.status.code(), Some(0));
     assert!(stdout(&shown).contains(&format!("lock id:     {id}")), "{}", transcript(&shown));
 
+    rig.sandbox.release(hold);
     let output = running.finish();
     assert_eq!(output.status.code(), Some(3), "{}", transcript(&output));
     assert_eq!(posts(&rig, "/104996122399160/phone_numbers"), 1);
@@ -154,7 +156,8 @@ fn a_killed_holder_lease_runs_out_and_the_next_apply_takes_over() {
     let rig = Rig::new(&manifest(&[ORDERS]));
     let (a, b) = two_runners(&rig, &moto.endpoint(), "killed");
     set_latency(&rig, 150);
-    let running = Running::spawn(a.apply(&rig, &["--lock-lease", "2s"]));
+    // A lease long enough that the next apply surely finds it running, short enough to wait for.
+    let running = Running::spawn(a.apply(&rig, &["--lock-lease", "5s"]));
     running.wait_for_line("starting the migration");
     let pid = running.pid();
     running.signal("KILL");

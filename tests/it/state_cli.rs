@@ -33,9 +33,9 @@ fn state_show_and_lock_on_a_local_journal() {
     );
     assert!(!rig.path().join(".wamig").exists(), "looking leaves nothing behind");
 
-    set_latency(&rig, 150);
+    let hold = rig.sandbox.hold("POST", "/104996122399160/phone_numbers");
     let running = Running::spawn(apply_command(&rig, &[]));
-    running.wait_for_line("starting the migration");
+    wait_held(&rig, hold);
     let held = rig.wamig().args(["state", "lock", "--format", "json"]).output().unwrap();
     assert_eq!(held.status.code(), Some(0), "{}", transcript(&held));
     let value: serde_json::Value = serde_json::from_slice(&held.stdout).unwrap();
@@ -44,6 +44,7 @@ fn state_show_and_lock_on_a_local_journal() {
         value["holder"].as_str().unwrap().contains(&format!("`wamig apply` (pid {}", running.pid())),
         "{value}"
     );
+    rig.sandbox.release(hold);
     assert_eq!(running.finish().status.code(), Some(3));
 
     let shown = rig.wamig().args(["state", "show"]).output().unwrap();

@@ -1,4 +1,4 @@
-//! Owns the plan's renderings (DESIGN §5): `text` for terminals, `markdown` for pull-request
+//! Owns the plan's renderings (README.md): `text` for terminals, `markdown` for pull-request
 //! comments, `json` for tools. Each is a pure function of a [`Plan`] returning a `String`; none
 //! decides anything about the migration (that is the planner's job) and none writes anywhere.
 //! Phrases shared by the text and markdown renderings live here so both say the same thing.
@@ -11,7 +11,8 @@ pub use json::json;
 pub use markdown::{MAX_CHARS, markdown};
 pub use text::text;
 
-use super::model::{Action, CheckStatus, NumberPlan, Step, Summary, TemplateForecast};
+use super::drift::Severity;
+use super::model::{Action, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast};
 
 /// The one-line summary both human renderings end or start with.
 pub fn summary_line(summary: &Summary) -> String {
@@ -66,6 +67,31 @@ pub(crate) fn headline(number: &NumberPlan) -> String {
             format!("is blocked: {failed} check{} failed", if failed == 1 { "" } else { "s" })
         }
     }
+}
+
+/// `, but 2 things drifted` after a number's headline (`; 2 things drifted` after a change), when
+/// anything did.
+pub(crate) fn drift_suffix(number: &NumberPlan) -> String {
+    let joint = if number.action == Action::InSync { ", but" } else { ";" };
+    match number.drift.len() {
+        0 => String::new(),
+        1 => format!("{joint} 1 thing drifted"),
+        n => format!("{joint} {n} things drifted"),
+    }
+}
+
+/// One sentence on the plan's drift, when there is any: how many numbers, how many critical.
+pub(crate) fn drift_line(plan: &Plan) -> Option<String> {
+    let drifted = plan.numbers.iter().filter(|n| !n.drift.is_empty()).count();
+    if drifted == 0 {
+        return None;
+    }
+    let critical =
+        plan.numbers.iter().filter(|n| n.drift.iter().any(|d| d.severity == Severity::Critical)).count();
+    Some(format!(
+        "Drift: {drifted} number{} to look at ({critical} critical). Drift is not a change: wamig applies nothing for it.",
+        if drifted == 1 { "" } else { "s" }
+    ))
 }
 
 /// `WABA <id> (<name>)` for the destination of a number.

@@ -126,12 +126,12 @@ async fn an_expired_lease_is_taken_over_and_its_old_holder_can_no_longer_write()
 async fn the_holder_renews_its_lease_while_it_runs() {
     let memory = Arc::new(InMemory::new());
     let lease = store(&memory)
-        .acquire("wamig apply", Duration::from_millis(600), holder("runner-1"), &ui())
+        .acquire("wamig apply", Duration::from_secs(3), holder("runner-1"), &ui())
         .await
         .unwrap();
     let first: Timestamp =
         object(&memory, "lock.json").await["lease_until"].as_str().unwrap().parse().unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let later: Timestamp =
         object(&memory, "lock.json").await["lease_until"].as_str().unwrap().parse().unwrap();
     assert!(later > first, "{later} after {first}");
