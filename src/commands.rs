@@ -50,6 +50,18 @@ pub async fn plan(
     options: &PlanOptions,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
+    if let Some(out) = &options.out {
+        // A shared journal is no file a plan could be saved over.
+        let local = match &options.state {
+            crate::state::StateLocation::File(path) => Some((path, crate::journal::lock::lock_path(path))),
+            crate::state::StateLocation::Shared(_) => None,
+        };
+        let mut protected: Vec<(&'static str, &Path)> = vec![("the manifest", &manifest.path)];
+        if let Some((journal, lock)) = &local {
+            protected.extend([("the journal", journal.as_path()), ("the journal's lock", lock.as_path())]);
+        }
+        crate::planfile::check_out_path(out, &protected)?;
+    }
     let journal = crate::state::load(&options.state).await?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let plan =

@@ -38,7 +38,7 @@ pub fn render(
                     node.id,
                     if node.is_verified() { "verified" } else { "not verified" },
                     if crate::migration::is_registered(node) { "registered" } else { "not registered" },
-                    node.status.as_ref().map_or("unknown", |s| s.as_str())
+                    crate::text::escape(node.status.as_ref().map_or("unknown", |s| s.as_str()))
                 ),
                 None => "not in the destination".to_owned(),
             },
@@ -49,7 +49,11 @@ pub fn render(
             .wabas_listing(digits)
             .filter(|(waba, _)| waba.id != number.destination_waba)
             .map(|(waba, node)| {
-                format!("{} ({})", waba.id, node.status.as_ref().map_or("listed", |s| s.as_str()))
+                format!(
+                    "{} ({})",
+                    waba.id,
+                    crate::text::escape(node.status.as_ref().map_or("listed", |s| s.as_str()))
+                )
             })
             .collect();
         if !sources.is_empty() {
@@ -122,8 +126,12 @@ pub fn journal_lines(out: &mut String, record: &NumberRecord, now: Timestamp) {
             "            last error at {} during {}: {}{code}{}",
             error.at.strftime(TIME),
             error.step,
-            error.message,
-            error.fbtrace_id.as_deref().map(|t| format!(", fbtrace_id {t}")).unwrap_or_default()
+            crate::text::escape(&error.message),
+            error
+                .fbtrace_id
+                .as_deref()
+                .map(|t| format!(", fbtrace_id {}", crate::text::escape(t)))
+                .unwrap_or_default()
         );
     }
 }

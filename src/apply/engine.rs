@@ -452,14 +452,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {
-                        return Ok(RunEnd::Outcome(self.failed(
-                            Step::VerifyCode,
-                            format!("the verification code in {source} is not valid: {problem}"),
-                            format!(
-                                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
-                                self.number.code_method.channel()
-                            ),
-                        )));
+                        return Ok(RunEnd::Outcome(self.invalid_code(&source, &problem)));
                     }
                     CodeLookup::Missing => {}
                 }
@@ -563,12 +556,13 @@ impl<G: MigrationCalls> Run<'_, G> {
     async fn await_code(&mut self, requested_at: Timestamp, record: &NumberRecord) -> Option<NumberOutcome> {
         self.announce_wait(requested_at, record);
         match self.wait_for_code(requested_at).await {
-            Some(found) => {
-                self.code = Some(found);
+            Some(CodeLookup::Found { code, source }) => {
+                self.code = Some((code, source));
                 None
             }
-            None if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
-            None => {
+            Some(CodeLookup::Invalid { source, problem }) => Some(self.invalid_code(&source, &problem)),
+            _ if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
+            _ => {
                 let method = record.last_code_request.as_ref().map_or(self.number.code_method, |r| r.method);
                 Some(NumberOutcome::AwaitingCode {
                     requested_at,
@@ -619,8 +613,22 @@ impl<G: MigrationCalls> Run<'_, G> {
         );
     }
 
+    /// A code given in a form no verify call may be made with: an input error for this number.
+    fn invalid_code(&self, source: &CodeSource, problem: &str) -> NumberOutcome {
+        self.failed(
+            Step::VerifyCode,
+            format!("the verification code in {source} is not valid: {problem}"),
+            format!(
+                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
+                self.number.code_method.channel()
+            ),
+        )
+    }
+
     /// Polls the codes directory until `--wait-for-codes` runs out, or asks on the terminal.
-    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<(Secret, CodeSource)> {
+    /// Gives back the code found, or an invalid one that stayed invalid (an input error), or
+    /// `None` when the wait ended without either.
+    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<CodeLookup> {
         let shared = self.shared;
         if shared.prompt {
             let _turn = shared.prompt_lock.lock().await;
@@ -635,7 +643,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 let answer =
                     tokio::task::spawn_blocking(move || codes::prompt_hidden(&asked)).await.ok()??;
                 match codes::six_digits(answer.expose()) {
-                    Ok(code) => return Some((code, CodeSource::Prompt)),
+                    Ok(code) => return Some(CodeLookup::Found { code, source: CodeSource::Prompt }),
                     Err(problem) => shared
                         .ui
                         .warn("code_invalid", &format!("that code is not valid: {problem}; try again")),
@@ -664,13 +672,18 @@ impl<G: MigrationCalls> Run<'_, G> {
                 },
             );
         }
+        let mut seen_invalid = false;
         let found = loop {
+            let ended = Instant::now() >= deadline;
             match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
-                CodeLookup::Found { code, source } => break Some((code, source)),
-                // An invalid file may be mid-write; the next look decides.
-                CodeLookup::Invalid { .. } | CodeLookup::Missing => {}
+                found @ CodeLookup::Found { .. } => break Some(found),
+                // A file may be caught mid-write: invalid on two looks in a row (or when the
+                // wait ends) it is what the user gave, an input error rather than a silent skip.
+                invalid @ CodeLookup::Invalid { .. } if seen_invalid || ended => break Some(invalid),
+                CodeLookup::Invalid { .. } => seen_invalid = true,
+                CodeLookup::Missing => seen_invalid = false,
             }
-            if Instant::now() >= deadline || !shared.cancel.sleep(shared.timing.poll_interval).await {
+            if ended || !shared.cancel.sleep(shared.timing.poll_interval).await {
                 break None;
             }
         };

@@ -2,8 +2,8 @@
 //! call), observe and plan (or check a saved plan), show the plan, prepare (everything the writes
 //! need, checked before the first), confirm, execute the numbers in parallel, settle those whose
 //! writes are made (one closing read, reports from reads shared per WABA), and finish (summary,
-//! hand-off, the exit status from the outcomes' types). Ctrl-C lets the calls in flight finish,
-//! saves the journal and ends with 130.
+//! hand-off, the exit status from the outcomes' types). Ctrl-C or SIGTERM lets the calls in
+//! flight finish, saves the journal and ends with 130 or 143 (`apply::signals`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,6 +18,7 @@ use super::execute::{self, Execution};
 use super::prepare::{self, Prepared};
 use super::progress::Progress;
 use super::report::{self, NumberOutcome};
+use super::signals::Signals;
 use crate::graph::GraphClient;
 use crate::journal::Journal;
 use crate::manifest::{LoadedManifest, PhoneNumber};
@@ -62,16 +63,15 @@ pub async fn run(
         return Ok(prepared.blocked_status());
     }
 
-    // Listening from here on: a Ctrl-C at the question or during the run is seen by wamig, never
-    // by the default handler that would end the process with the lock held.
-    let mut interrupts = Interrupts::listen();
-    if let Some(status) = confirm(&options, ui, &mut interrupts).await? {
+    // Listening from here on: a Ctrl-C or SIGTERM at the question or during the run is seen by
+    // wamig, never by the default handler that would end the process with the lock held.
+    let mut signals = Signals::listen();
+    if let Some(status) = confirm(&options, ui, &mut signals).await? {
         return Ok(status);
     }
 
     let shared = Arc::new(shared(client, journal, &lock, snapshot, &prepared, &options, ui));
-    let Execution { outcomes, fatal } =
-        execute::execute(shared.clone(), &prepared, &options, interrupts).await;
+    let Execution { outcomes, fatal } = execute::execute(shared.clone(), &prepared, &options, signals).await;
     lock.release();
     finish(&shared, &prepared, outcomes, fatal, &options, ui)
 }
@@ -120,7 +120,7 @@ fn show_plan(plan: &Plan, ui: &Ui) {
 async fn confirm(
     options: &ApplyOptions,
     ui: &Ui,
-    interrupts: &mut Interrupts,
+    signals: &mut Signals,
 ) -> Result<Option<ExitStatus>, Error> {
     if options.auto_approve {
         return Ok(None);
@@ -141,10 +141,10 @@ async fn confirm(
     // released on the way out instead of being left to the next run to take over.
     let answer = tokio::select! {
         answer = answer => answer.unwrap_or_default(),
-        () = interrupts.recv() => {
+        stop = signals.recv() => {
             ui.err("\n");
             ui.out("Apply cancelled; nothing was done.\n");
-            return Ok(Some(ExitStatus::Interrupted));
+            return Ok(Some(stop.exit_status()));
         }
     };
     if answer.trim() != "yes" {
@@ -229,7 +229,11 @@ fn finish(
             super::engine::EngineError::Journal(error) => Error::Journal(error),
         });
     }
-    Ok(exit_status(prepared.blocked_status(), &outcomes, shared.cancel.is_cancelled()))
+    Ok(super::signals::as_heard(exit_status(
+        prepared.blocked_status(),
+        &outcomes,
+        shared.cancel.is_cancelled(),
+    )))
 }
 
 /// The run's exit status: blocked numbers, then each outcome by its kind; an error outranks a
@@ -292,45 +296,4 @@ pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], block
             "requests": requests, "numbers": numbers,
         }),
     );
-}
-
-/// Ctrl-C, heard from the moment this is made. On Unix the handler is installed at once; Tokio's
-/// portable `ctrl_c()` installs it only when first polled, which can be after a question was
-/// already on the screen.
-pub(super) struct Interrupts {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Interrupts {
-    pub(super) fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            Interrupts {
-                signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Interrupts {}
-        }
-    }
-
-    /// Resolves at the next Ctrl-C; never when no handler could be installed.
-    pub(super) async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            let heard = match &mut self.signal {
-                Some(signal) => signal.recv().await.is_some(),
-                None => false,
-            };
-            if !heard {
-                std::future::pending::<()>().await;
-            }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }

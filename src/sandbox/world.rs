@@ -517,7 +517,8 @@ impl World {
     }
 
     pub fn load(path: &Path) -> Result<World, SandboxError> {
-        let text = std::fs::read_to_string(path)
+        // Bounded like a manifest: a world is YAML a person wrote, never more than a few MiB.
+        let text = crate::files::read_text_bounded(path, 16 * 1024 * 1024, crate::files::Links::Follow)
             .map_err(|source| SandboxError::ReadWorld { path: path.to_owned(), source })?;
         Self::parse(&text, Some(path))
     }

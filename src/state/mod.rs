@@ -61,9 +61,7 @@ impl Held {
     pub fn taken_over(&self) -> Option<String> {
         match self {
             Held::File { lock, .. } => {
-                let lock = lock.lock().unwrap_or_else(|e| e.into_inner());
-                let previous = lock.as_ref()?.taken_over_from.as_ref()?;
-                Some(format!("took over the journal lock left by {previous}, which is no longer running"))
+                lock.lock().unwrap_or_else(|e| e.into_inner()).as_ref()?.takeover_warning()
             }
             Held::Shared(lease) => {
                 let previous = lease.taken_over.as_ref()?;

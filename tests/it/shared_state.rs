@@ -115,6 +115,25 @@ fn a_migration_paused_on_one_runner_resumes_on_others_with_its_code_and_register
     assert_no_credentials(&[&paused, &interrupted, &done, &status, &plan]);
 }
 
+#[test]
+fn sigterm_releases_the_shared_lock_as_ctrl_c_does() {
+    let Some(moto) = Moto::start() else { return };
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let (a, b) = two_runners(&rig, &moto.endpoint(), "term");
+    // What a CI runner sends when the job is cancelled, while apply waits for the code.
+    let running = Running::spawn(a.apply(&rig, &["--wait-for-codes", "30s"]));
+    running.wait_for_line("waiting for codes for +16315550102");
+    running.signal("TERM");
+    let terminated = running.finish();
+    assert_eq!(terminated.status.code(), Some(143), "{}", transcript(&terminated));
+    assert_eq!(moto.lock("term")["status"], "released");
+    let next = b.apply(&rig, &[]).output().unwrap();
+    assert_eq!(next.status.code(), Some(3), "{}", transcript(&next));
+    assert!(!stderr(&next).contains("took over"), "nothing was left to take over: {}", transcript(&next));
+    assert_eq!(posts(&rig, "/request_code"), 1);
+    assert_no_credentials(&[&terminated, &next]);
+}
+
 fn two_runners(rig: &Rig, endpoint: &str, prefix: &str) -> (Runner, Runner) {
     (Runner::new(rig, endpoint, &state_url(prefix)), Runner::new(rig, endpoint, &state_url(prefix)))
 }
