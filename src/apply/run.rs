@@ -271,6 +271,10 @@ pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], block
                 NumberOutcome::AwaitingCode { requested_at, env_var, file, .. } => {
                     json!({"requested_at": requested_at.to_string(), "env_var": env_var, "code_file": file})
                 }
+                NumberOutcome::Confirming { step, .. } => json!({"confirming_step": step.as_str()}),
+                NumberOutcome::BudgetPaused { waba, until, .. } => {
+                    json!({"waba": waba, "until": until.to_string()})
+                }
                 _ => json!({}),
             };
             if let (Some(entry), serde_json::Value::Object(more)) = (entry.as_object_mut(), more) {
@@ -283,15 +287,18 @@ pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], block
         Level::Info,
         "summary",
         &format!(
-            "apply finished: {} done, {} waiting for a code, {} failed, {} blocked, {} interrupted",
+            "apply finished: {} done, {} waiting for a code, {} confirming, {} paused for a WABA's budget, {} failed, {} blocked, {} interrupted",
             counts("done"),
             counts("waiting"),
+            counts("confirming"),
+            counts("budget"),
             counts("failed"),
             blocked,
             counts("interrupted")
         ),
         json!({
-            "done": counts("done"), "waiting": counts("waiting"), "failed": counts("failed"),
+            "done": counts("done"), "waiting": counts("waiting"), "confirming": counts("confirming"),
+            "budget": counts("budget"), "failed": counts("failed"),
             "blocked": blocked, "interrupted": counts("interrupted"),
             "requests": requests, "numbers": numbers,
         }),
