@@ -10,6 +10,7 @@
 
 mod apply_support;
 mod plan_support;
+mod shared_support;
 mod support;
 
 mod apply_budget;
@@ -40,4 +41,6 @@ mod rig_smoke;
 mod sandbox_api;
 mod sandbox_shapes;
 mod schema;
+mod shared_state;
+mod state_cli;
 mod validate;
