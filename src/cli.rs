@@ -184,6 +184,10 @@ pub struct ApplyArgs {
     /// The first wait before retrying a step after throttling, maintenance or a lost answer.
     #[arg(long = "retry-base", hide = true, value_parser = parse_duration)]
     pub retry_base: Option<Duration>,
+    /// Waits between reads that look for a write Graph accepted but does not show yet
+    /// (comma-separated); when they run out the number ends the run as confirming.
+    #[arg(long = "confirm-backoff", hide = true, value_delimiter = ',', value_parser = parse_duration)]
+    pub confirm_backoff: Vec<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +302,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
             }
             if let Some(base) = args.retry_base {
                 timing.retry_base = base;
+            }
+            if !args.confirm_backoff.is_empty() {
+                timing.confirm_backoff = args.confirm_backoff.clone();
             }
             let options = crate::apply::run::ApplyOptions {
                 plan_file: args.plan_file,

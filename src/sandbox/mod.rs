@@ -24,8 +24,8 @@ pub use envelope::{ErrorBody, GraphError};
 pub use faults::{DropPhase, Faults, FaultsPatch};
 pub use server::{Hold, LoggedRequest};
 pub use state::{
-    NumberPatch, NumberSnapshot, SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot, Usage,
-    WabaPatch,
+    Behaviour, NumberPatch, NumberSnapshot, OptionsPatch, SkippedTemplate, TemplateKey, TemplateReport,
+    TemplateSnapshot, Usage, WabaPatch,
 };
 pub use world::{
     AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, PlatformType,
@@ -286,6 +286,11 @@ impl SandboxHandle {
         self.shared.lock().state.patch_waba(id, patch)
     }
 
+    /// Switches Graph behaviours (read lag, ...) as the world's `options:` would.
+    pub fn patch_options(&self, patch: &OptionsPatch) -> Result<Behaviour, String> {
+        self.shared.lock().state.patch_options(patch)
+    }
+
     /// Holds the next Graph request with this method and path (without the version, e.g.
     /// `/104996122399160/phone_numbers`) once it has arrived, before it is handled, until
     /// [`release`](Self::release). Tests use it to change the world between a client's read
@@ -394,7 +399,7 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
         ui.info(
             "sandbox.admin",
             &format!(
-                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, numbers, wabas, holds); Ctrl-C stops",
+                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, options, numbers, wabas, holds); Ctrl-C stops",
                 handle.base_url()
             ),
         );

@@ -224,6 +224,10 @@ pub struct Options {
     pub register_window: Duration,
     /// Faults active from start-up; `wamig sandbox` flags and the admin API override them.
     pub faults: FaultOptions,
+    /// For this long after a write that changes a phone-number node, reads show the node as it
+    /// was before the write (Graph is eventually consistent). Zero: reads show writes at once.
+    #[serde(deserialize_with = "duration_text")]
+    pub read_lag: Duration,
 }
 
 impl Default for Options {
@@ -238,6 +242,7 @@ impl Default for Options {
             register_limit: 10,
             register_window: Duration::from_secs(72 * 60 * 60),
             faults: FaultOptions::default(),
+            read_lag: Duration::ZERO,
         }
     }
 }

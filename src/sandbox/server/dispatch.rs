@@ -147,6 +147,7 @@ pub(super) fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>
                             param("cc"),
                             param("phone_number"),
                             param("migrate_phone_number"),
+                            now,
                         )
                         .map(|id| json!({ "id": id }))
                 }),

@@ -154,7 +154,11 @@ pub(super) async fn graph(
                                 segments,
                                 params: &params,
                                 token,
-                                ctx: PageCtx { base_url: format!("http://{host}"), version: v },
+                                ctx: PageCtx {
+                                    base_url: format!("http://{host}"),
+                                    version: v,
+                                    now: inner.now(),
+                                },
                                 in_batch: false,
                             };
                             dispatch(&shared, &mut inner, &request)

@@ -30,6 +30,7 @@ impl State {
         cc: Option<&str>,
         phone_number: Option<&str>,
         migrate: Option<&str>,
+        now: Timestamp,
     ) -> Result<String, GraphError> {
         let dest_waba = self.readable(caller, dest_id, "post")?;
         let Some(dest) = self.wabas.get(&dest_waba).filter(|_| dest_waba == dest_id) else {
@@ -162,6 +163,7 @@ impl State {
         let id = self.new_id();
         let ordinal = self.next_ordinal();
         self.numbers.insert(id.clone(), NumberState { id: id.clone(), ordinal, ..node });
+        self.remember(&id, None, now);
         Ok(id)
     }
 
@@ -222,6 +224,7 @@ impl State {
         }
         let max_attempts = self.options.verify_attempts;
         let lockout = self.options.verify_lockout;
+        let before = self.numbers.get(id).cloned();
         let number = self.numbers.get_mut(id).ok_or_else(|| GraphError::unsupported("post", id))?;
         let Some(migration) = number.migration.as_mut() else {
             return Err(GraphError::not_being_migrated_verify());
@@ -257,6 +260,7 @@ impl State {
             .get(&source_id)
             .cloned()
             .ok_or_else(|| GraphError::internal("migration without its source"))?;
+        self.remember(id, before, now);
         if let Some(number) = self.numbers.get_mut(id) {
             number.code_verification = CodeVerificationStatus::Verified;
             number.quality_rating = source.quality_rating;
@@ -265,6 +269,7 @@ impl State {
             number.verified_name = source.verified_name.clone();
             number.last_onboarded = Some(now);
         }
+        self.remember(&source_id, Some(source.clone()), now);
         if let Some(old) = self.numbers.get_mut(&source_id) {
             old.migrated_to = Some(id.to_owned());
             match self.options.migrated_source {
@@ -319,6 +324,7 @@ impl State {
             return Err(GraphError::invalid_param("pin", "must be exactly 6 digits"));
         }
         self.count_register_attempt(id, now)?;
+        let before = self.numbers.get(id).cloned();
         let number = self.numbers.get_mut(id).ok_or_else(|| GraphError::unsupported("post", id))?;
         if number.code_verification != CodeVerificationStatus::Verified {
             return Err(GraphError::verify_before_register());
@@ -338,6 +344,7 @@ impl State {
         number.is_pin_enabled = true;
         number.pin = Some(Secret::new(pin));
         number.throughput = "STANDARD";
+        self.remember(id, before, now);
         Ok(())
     }
 
@@ -345,6 +352,8 @@ impl State {
     pub fn deregister(&mut self, caller: &Caller, id: &str, now: Timestamp) -> Result<(), GraphError> {
         self.number_for_write(caller, id)?;
         self.count_register_attempt(id, now)?;
+        let before = self.numbers.get(id).cloned();
+        self.remember(id, before, now);
         if let Some(number) = self.numbers.get_mut(id) {
             number.status = NumberStatus::Disconnected;
             number.platform = PlatformType::NotApplicable;

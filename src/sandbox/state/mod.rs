@@ -1,7 +1,9 @@
 //! Owns the sandbox's live state and Meta's rules over it, one room per job: `access` (who may
 //! read or manage what), `usage` (the per-WABA rate limit), `render` (nodes and edges with field
 //! selection and cursor paging), `migration` (initiate, request_code, verify_code, register),
-//! `templates` (duplication and its report) and `admin` (changes outside the API, inspection).
+//! `templates` (duplication and its report), `lag` (what reads show shortly after a write),
+//! `behaviour` (switching Graph behaviours at run time) and `admin` (changes outside the API,
+//! inspection).
 //! This file holds the state itself and its construction from a world. It is pure: time comes
 //! in as `now`, randomness from a seeded PRNG, and it never does I/O (the server writes the
 //! outbox file and the request log). It must not know about HTTP beyond the status codes carried
@@ -9,6 +11,8 @@
 
 mod access;
 mod admin;
+mod behaviour;
+mod lag;
 mod migration;
 mod render;
 mod templates;
@@ -16,6 +20,7 @@ mod usage;
 
 pub use access::Caller;
 pub use admin::{NumberPatch, NumberSnapshot, WabaPatch};
+pub use behaviour::{Behaviour, OptionsPatch};
 pub use migration::IssuedCode;
 pub use render::{EdgeQuery, PageCtx};
 pub use templates::{SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot};
@@ -139,6 +144,8 @@ pub struct State {
     rng: Prng,
     calls: BTreeMap<String, VecDeque<Timestamp>>,
     reports: Vec<TemplateReport>,
+    /// What reads may still show of recently written nodes (`lag.rs`).
+    lagging: BTreeMap<String, lag::History>,
 }
 
 fn add(at: Timestamp, duration: Duration) -> Timestamp {
@@ -178,6 +185,7 @@ impl State {
             rng: Prng::new(seed ^ 0x5EED_C0DE),
             calls: BTreeMap::new(),
             reports: Vec::new(),
+            lagging: BTreeMap::new(),
         };
         // Generated ids continue after the largest id of the world, so they look alike and
         // never collide.

@@ -2,6 +2,7 @@
 //! sub-fields, unknown fields refused), multi-id reads, filters, `summary` and cursor paging.
 //! It must not change state (reads never write) nor decide access (`access.rs`).
 
+use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::access::Caller;
@@ -13,13 +14,16 @@ use crate::sandbox::fields::{self, FieldSpec};
 /// Largest page an edge returns, whatever `limit` asks for.
 const MAX_PAGE: u32 = 100;
 
-/// Where edge `paging.next` / `previous` URLs point.
+/// Where edge `paging.next` / `previous` URLs point, and when the read happens.
 #[derive(Debug, Clone)]
 pub struct PageCtx {
     /// `http://host:port`, no trailing slash.
     pub base_url: String,
     /// `v23.0`.
     pub version: String,
+    /// The sandbox time of the read: shortly after a write, reads may not show it yet
+    /// (`options.read_lag`).
+    pub now: Timestamp,
 }
 
 /// Paging and filter parameters of a top-level edge request.
@@ -44,13 +48,20 @@ impl State {
         fields: Option<&[FieldSpec]>,
         ctx: &PageCtx,
     ) -> Result<Value, GraphError> {
+        if self.numbers.contains_key(id) {
+            // A node reads as it is visible now: one a lagging read does not show yet answers
+            // as an unknown id does.
+            let number = self
+                .visible(id, ctx.now)
+                .filter(|n| n.exists && caller.can_read(&n.waba))
+                .ok_or_else(|| GraphError::unsupported("get", id))?;
+            return render_fields("WhatsAppBusinessPhoneNumber", &number_defaults(false), fields, |name| {
+                Ok(self.number_field(number, name))
+            });
+        }
         self.readable(caller, id, "get")?;
         if let Some(waba) = self.wabas.get(id) {
             self.render_waba(waba, fields, ctx)
-        } else if let Some(number) = self.numbers.get(id) {
-            render_fields("WhatsAppBusinessPhoneNumber", &number_defaults(false), fields, |name| {
-                Ok(self.number_field(number, name))
-            })
         } else if let Some(template) = self.templates.get(id) {
             render_fields("WhatsAppMessageTemplate", TEMPLATE_DEFAULTS, fields, |name| {
                 Ok(template_field(template, name))
@@ -171,7 +182,7 @@ impl State {
         match edge {
             "phone_numbers" => {
                 let mut numbers: Vec<&NumberState> =
-                    self.numbers.values().filter(|n| n.exists && n.waba == waba.id).collect();
+                    self.visible_numbers(ctx.now).filter(|n| n.exists && n.waba == waba.id).collect();
                 numbers.sort_by_key(|n| n.ordinal);
                 for number in numbers {
                     let value = render_fields(

@@ -1,0 +1,91 @@
+//! `wamig apply` against a sandbox switched to Graph behaviours Meta does not document (or
+//! documents loosely) but real integrations meet: reads that lag writes, ... Each runs the real
+//! binary and counts the writes the sandbox received: none may be repeated because Graph
+//! behaved unexpectedly.
+
+use std::time::Duration;
+
+use wamig::sandbox::OptionsPatch;
+
+use crate::apply_support::*;
+use crate::support::*;
+
+const ORDERS_E164: &str = "+16315550102";
+
+/// The example world with each `(from, to)` replaced once (e.g. `("read_lag: 0s", "read_lag:
+/// 2s")`: the example world lists every behaviour switched off).
+fn world(changes: &[(&str, &str)]) -> String {
+    let mut text = wamig::sandbox::EXAMPLE_WORLD.to_owned();
+    for (from, to) in changes {
+        assert_eq!(text.matches(from).count(), 1, "the example world changed: {from}");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// Apply reads its codes where the sandbox writes them and waits for them, so one run goes
+/// from start to end: every write, then the reads that confirm them, inside the lag.
+fn straight_through<'a>(rig: &'a Rig, extra: &[&'a str]) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["--codes-dir", rig.outbox.to_str().unwrap(), "--wait-for-codes", "30s"].map(str::to_owned).to_vec();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+/// Reads of the new node that Graph answered as for an unknown id: the reads lagged.
+fn lagging_reads(rig: &Rig) -> usize {
+    let id = rig.journal()["numbers"][ORDERS_E164]["phone_number_id"].as_str().unwrap().to_owned();
+    rig.sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/{id}")))
+        .filter(|r| r.error_subcode == Some(33))
+        .count()
+}
+
+fn run(rig: &Rig, args: &[String]) -> std::process::Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    apply(rig, &args)
+}
+
+/// The migration writes the sandbox received for +1 631-555-0102: migration POSTs, code
+/// requests, verifications, registrations.
+fn write_counts(rig: &Rig) -> [usize; 4] {
+    [
+        posts(rig, &format!("/{DESTINATION_WABA}/phone_numbers")),
+        posts(rig, "/request_code"),
+        posts(rig, "/verify_code"),
+        posts(rig, "/register"),
+    ]
+}
+
+#[test]
+fn with_read_lag_a_number_migrates_with_one_call_of_each_write() {
+    let rig = Rig::with_world(&world(&[("read_lag: 0s", "read_lag: 500ms")]), &manifest(&[ORDERS]));
+    let args = straight_through(&rig, &["--confirm-backoff", "100ms,200ms,400ms,800ms,1600ms"]);
+    let output = run(&rig, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    assert_eq!(write_counts(&rig), [1, 1, 1, 1], "{}", transcript(&output));
+    assert!(lagging_reads(&rig) > 0, "apply read while Graph lagged");
+    let record = &rig.journal()["numbers"][ORDERS_E164];
+    assert!(record["registered_at"].is_string() && record["last_error"].is_null(), "{record}");
+}
+
+#[test]
+fn a_read_lag_longer_than_the_waits_ends_confirming_and_the_next_run_repeats_no_write() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    let lag = OptionsPatch { read_lag: Some("10m".into()), ..OptionsPatch::default() };
+    rig.sandbox.patch_options(&lag).unwrap();
+    let args = straight_through(&rig, &["--confirm-backoff", "10ms,20ms"]);
+    let first = run(&rig, &args);
+    assert_eq!(first.status.code(), Some(3), "{}", transcript(&first));
+    assert!(stdout(&first).contains("confirming  Graph accepted"), "{}", transcript(&first));
+    assert_eq!(write_counts(&rig), [1, 1, 1, 1], "{}", transcript(&first));
+    assert!(lagging_reads(&rig) > 0, "apply read while Graph lagged");
+
+    // Once Graph's reads catch up, the next run confirms what the first did.
+    rig.sandbox.advance_clock(Duration::from_secs(10 * 60));
+    let second = run(&rig, &args);
+    assert_eq!(second.status.code(), Some(0), "{}", transcript(&second));
+    assert_eq!(write_counts(&rig), [1, 1, 1, 1], "no write repeated: {}", transcript(&second));
+}
