@@ -228,6 +228,10 @@ pub struct Options {
     /// was before the write (Graph is eventually consistent). Zero: reads show writes at once.
     #[serde(deserialize_with = "duration_text")]
     pub read_lag: Duration,
+    /// A node created by the migration POST reads `code_verification_status: VERIFIED` at once
+    /// (carried over from the source), although ownership is not proven: register still needs
+    /// a successful verify_code.
+    pub verified_on_migration: bool,
 }
 
 impl Default for Options {
@@ -243,6 +247,7 @@ impl Default for Options {
             register_window: Duration::from_secs(72 * 60 * 60),
             faults: FaultOptions::default(),
             read_lag: Duration::ZERO,
+            verified_on_migration: false,
         }
     }
 }

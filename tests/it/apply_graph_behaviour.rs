@@ -89,3 +89,54 @@ fn a_read_lag_longer_than_the_waits_ends_confirming_and_the_next_run_repeats_no_
     assert_eq!(second.status.code(), Some(0), "{}", transcript(&second));
     assert_eq!(write_counts(&rig), [1, 1, 1, 1], "no write repeated: {}", transcript(&second));
 }
+
+/// Apply's POSTs for the number with the error code each got, in order: `("register",
+/// Some(133006))`.
+fn calls(rig: &Rig) -> Vec<(String, Option<i64>)> {
+    rig.sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && !r.params.contains_key("batch"))
+        .map(|r| (r.path.rsplit('/').next().unwrap_or_default().to_owned(), r.error_code))
+        .collect()
+}
+
+fn verified_on_migration() -> String {
+    world(&[("verified_on_migration: false", "verified_on_migration: true")])
+}
+
+#[test]
+fn a_node_that_says_verified_on_migration_still_gets_a_code_before_register() {
+    let rig = Rig::with_world(&verified_on_migration(), &manifest(&[ORDERS]));
+    let output = run(&rig, &straight_through(&rig, &[]));
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    let calls: Vec<String> = calls(&rig).into_iter().map(|(call, _)| call).collect();
+    assert_eq!(
+        calls,
+        ["phone_numbers", "request_code", "verify_code", "register"],
+        "{}",
+        transcript(&output)
+    );
+}
+
+#[test]
+fn verified_on_migration_with_a_lost_journal_spends_at_most_two_register_calls() {
+    let rig = Rig::with_world(&verified_on_migration(), &manifest(&[ORDERS]));
+    let first = apply(&rig, &[]);
+    assert_eq!(first.status.code(), Some(3), "{}", transcript(&first));
+    std::fs::remove_file(rig.path().join(".wamig/state.json")).unwrap();
+
+    // Nothing says ownership was not proven but Meta: one register call, 133006, then a new code.
+    let second = apply(&rig, &[]);
+    assert_eq!(second.status.code(), Some(3), "{}", transcript(&second));
+    let third = apply_command(&rig, &[])
+        .env(format!("WAMIG_CODE_{ORDERS_DIGITS}"), rig.sent_code(ORDERS_DIGITS))
+        .output()
+        .unwrap();
+    assert_eq!(third.status.code(), Some(0), "{}", transcript(&third));
+
+    let registers: Vec<Option<i64>> =
+        calls(&rig).into_iter().filter(|(call, _)| call == "register").map(|(_, code)| code).collect();
+    assert_eq!(registers, [Some(133006), None], "{}", transcript(&second));
+    assert_eq!(write_counts(&rig), [1, 2, 1, 2]);
+}

@@ -11,6 +11,7 @@ use super::State;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Behaviour {
     pub read_lag_ms: u64,
+    pub verified_on_migration: bool,
 }
 
 /// A change to those options; absent keys are kept.
@@ -20,12 +21,16 @@ pub struct OptionsPatch {
     /// Text like `3s`, `500ms`; `0` turns the lag off.
     pub read_lag: Option<String>,
     pub read_lag_ms: Option<u64>,
+    pub verified_on_migration: Option<bool>,
 }
 
 impl State {
     pub fn behaviour(&self) -> Behaviour {
         let o = &self.options;
-        Behaviour { read_lag_ms: o.read_lag.as_millis() as u64 }
+        Behaviour {
+            read_lag_ms: o.read_lag.as_millis() as u64,
+            verified_on_migration: o.verified_on_migration,
+        }
     }
 
     /// Applies `patch` whole or not at all.
@@ -36,6 +41,9 @@ impl State {
         }
         if let Some(text) = &patch.read_lag {
             options.read_lag = crate::sandbox::parse_duration(text).map_err(|e| format!("read_lag: {e}"))?;
+        }
+        if let Some(value) = patch.verified_on_migration {
+            options.verified_on_migration = value;
         }
         self.options = options;
         Ok(self.behaviour())

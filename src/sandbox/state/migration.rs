@@ -139,7 +139,11 @@ impl State {
             is_on_biz_app: false,
             platform: PlatformType::NotApplicable,
             status: NumberStatus::Pending,
-            code_verification: CodeVerificationStatus::NotVerified,
+            code_verification: if self.options.verified_on_migration {
+                CodeVerificationStatus::Verified
+            } else {
+                CodeVerificationStatus::NotVerified
+            },
             tier: None,
             official: false,
             throughput: "NOT_APPLICABLE",
@@ -326,7 +330,9 @@ impl State {
         self.count_register_attempt(id, now)?;
         let before = self.numbers.get(id).cloned();
         let number = self.numbers.get_mut(id).ok_or_else(|| GraphError::unsupported("post", id))?;
-        if number.code_verification != CodeVerificationStatus::Verified {
+        // What a node says is not proof: a migration whose code was not verified yet is refused
+        // even when its node reads VERIFIED (`options.verified_on_migration`).
+        if number.pending_migration() || number.code_verification != CodeVerificationStatus::Verified {
             return Err(GraphError::verify_before_register());
         }
         if number.register_failures_left > 0 {

@@ -45,3 +45,17 @@ async fn read_lag_hides_writes_until_the_clock_passes_it() {
     assert_eq!(status, 400);
     assert!(error["error"].as_str().unwrap().contains("read_lag"), "{error}");
 }
+
+#[tokio::test]
+async fn verified_on_migration_still_answers_133006_to_register() {
+    let env = env().await;
+    let (_, options) = env.admin("options", json!({"verified_on_migration": true})).await;
+    assert_eq!(options["verified_on_migration"], true);
+    let id = env.initiate(DEST, "6315550102").await.body["id"].as_str().unwrap().to_owned();
+    let read = env.get(&format!("/{id}?fields=code_verification_status"), ACME).await;
+    assert_eq!(read.body["code_verification_status"], "VERIFIED");
+    let register = env
+        .post(&format!("/{id}/register"), ACME, &[("messaging_product", "whatsapp"), ("pin", "123456")])
+        .await;
+    assert_eq!(register.code(), 133006, "{}", register.body);
+}

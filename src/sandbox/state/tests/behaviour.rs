@@ -94,3 +94,33 @@ fn read_lag_is_off_by_default_and_switchable_at_run_time() {
     let bad = OptionsPatch { read_lag: Some("3".into()), ..OptionsPatch::default() };
     assert!(state.patch_options(&bad).unwrap_err().contains("read_lag"));
 }
+
+#[test]
+fn verified_on_migration_reads_verified_but_register_waits_for_a_verified_code() {
+    let mut state = world_with(|w| w.options.verified_on_migration = true);
+    let id = initiate(&mut state, DEST, "6315550102").unwrap();
+    assert_eq!(node(&state, &id, &at(0)).unwrap()["code_verification_status"], "VERIFIED");
+
+    let error = register(&mut state, &id, t0()).unwrap_err();
+    assert_eq!(error.code, 133006, "ownership is not proven by what the node says");
+    let code = request(&mut state, &id, t0()).unwrap();
+    assert_eq!(state.number(&id, t0()).unwrap().codes_requested, 1);
+    // A wrong code proves nothing either.
+    verify(&mut state, &id, &wrong(&code), t0()).unwrap_err();
+    assert_eq!(register(&mut state, &id, t0()).unwrap_err().code, 133006);
+    verify(&mut state, &id, &code, t0()).unwrap();
+    register(&mut state, &id, t0()).unwrap();
+    assert_eq!(state.number(&id, t0()).unwrap().status, NumberStatus::Connected);
+    assert_eq!(state.number(&id, t0()).unwrap().register_attempts, 3);
+}
+
+#[test]
+fn without_verified_on_migration_a_migrated_node_starts_not_verified() {
+    let mut state = state();
+    let id = initiate(&mut state, DEST, "6315550102").unwrap();
+    assert_eq!(node(&state, &id, &at(0)).unwrap()["code_verification_status"], "NOT_VERIFIED");
+    let patch = OptionsPatch { verified_on_migration: Some(true), ..OptionsPatch::default() };
+    assert!(state.patch_options(&patch).unwrap().verified_on_migration);
+    let other = initiate(&mut state, DEST, "6315550101").unwrap();
+    assert_eq!(node(&state, &other, &at(0)).unwrap()["code_verification_status"], "VERIFIED");
+}
