@@ -25,7 +25,7 @@ pub use faults::{DropPhase, Faults, FaultsPatch};
 pub use server::{Hold, LoggedRequest};
 pub use state::{
     Behaviour, NumberPatch, NumberSnapshot, OptionsPatch, SkippedTemplate, TemplateKey, TemplateReport,
-    TemplateSnapshot, Usage, WabaPatch,
+    TemplateSnapshot, TokenBehaviour, TokenPatch, Usage, WabaPatch,
 };
 pub use world::{
     AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, PlatformType,
@@ -291,6 +291,11 @@ impl SandboxHandle {
         self.shared.lock().state.patch_options(patch)
     }
 
+    /// Changes which WABA fields the token named `who` (its `name` or `user_id`) is refused.
+    pub fn patch_token(&self, who: &str, patch: &TokenPatch) -> Result<TokenBehaviour, String> {
+        self.shared.lock().state.patch_token(who, patch)
+    }
+
     /// Holds the next Graph request with this method and path (without the version, e.g.
     /// `/104996122399160/phone_numbers`) once it has arrived, before it is handled, until
     /// [`release`](Self::release). Tests use it to change the world between a client's read
@@ -399,7 +404,7 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
         ui.info(
             "sandbox.admin",
             &format!(
-                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, options, numbers, wabas, holds); Ctrl-C stops",
+                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, options, tokens, numbers, wabas, holds); Ctrl-C stops",
                 handle.base_url()
             ),
         );

@@ -437,6 +437,13 @@ pub struct TokenDef {
     /// An expired token: every call fails with 190 / subcode 463.
     #[serde(default)]
     pub expired: bool,
+    /// WABA fields this kind of token is refused (an app without a Solution Partner's access,
+    /// say): a WABA read asking for any of them fails as a whole.
+    #[serde(default)]
+    pub refused_fields: Vec<String>,
+    /// The code of that refusal: 200 or 10.
+    #[serde(default = "default_refused_field_code")]
+    pub refused_field_code: i64,
 }
 
 fn default_review() -> ReviewStatus {
@@ -486,6 +493,9 @@ fn default_tier() -> MessagingLimitTier {
 }
 fn default_token_type() -> TokenType {
     TokenType::SystemUser
+}
+fn default_refused_field_code() -> i64 {
+    200
 }
 fn default_scopes() -> Vec<String> {
     vec!["whatsapp_business_management".to_owned(), "whatsapp_business_messaging".to_owned()]
@@ -680,6 +690,7 @@ impl World {
             {
                 problems.push(format!("{at}.user_id: \"{user}\" must be digits"));
             }
+            problems.extend(refused_field_problems(&at, &token.refused_fields, token.refused_field_code));
             for (key, list) in [("read", &token.read), ("manage", &token.manage)] {
                 for id in list {
                     if !wabas.contains(id.as_str()) {
@@ -690,6 +701,25 @@ impl World {
         }
         problems
     }
+}
+
+/// What is wrong with a token's `refused_fields` and `refused_field_code` (`at` names the token).
+pub(crate) fn refused_field_problems(at: &str, fields: &[String], code: i64) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !matches!(code, 10 | 200) {
+        problems.push(format!(
+            "{at}.refused_field_code: {code} is not a code Graph refuses fields with; use 200 or 10"
+        ));
+    }
+    for field in fields {
+        if !super::state::WABA_FIELDS.contains(&field.as_str()) {
+            problems.push(format!(
+                "{at}.refused_fields: \"{field}\" is not a WABA field; the sandbox knows {}",
+                super::state::WABA_FIELDS.join(", ")
+            ));
+        }
+    }
+    problems
 }
 
 fn label(name: Option<&str>) -> String {
@@ -786,6 +816,24 @@ options: { page_size: 0, faults: { error_rate: 2 } }
         assert!(all.contains("same token is defined twice"), "{all}");
         assert!(all.contains("options.page_size"), "{all}");
         assert!(all.contains("options.faults.error_rate"), "{all}");
+    }
+
+    #[test]
+    fn refused_fields_must_be_waba_fields_refused_with_200_or_10() {
+        let text = MINIMAL.replace(
+            "read: [\"10\"] }",
+            "read: [\"10\"], refused_fields: [primary_funding_id, colour], refused_field_code: 190 }",
+        );
+        let SandboxError::WorldInvalid { problems, .. } = World::from_yaml_str(&text).unwrap_err() else {
+            panic!("expected semantic problems")
+        };
+        let all = problems.join("\n");
+        assert!(all.contains("tokens[0].refused_fields: \"colour\" is not a WABA field"), "{all}");
+        assert!(all.contains("tokens[0].refused_field_code: 190"), "{all}");
+        assert!(!all.contains("\"primary_funding_id\""), "{all}");
+        let fine =
+            MINIMAL.replace("read: [\"10\"] }", "read: [\"10\"], refused_fields: [owner_business_info] }");
+        assert_eq!(World::from_yaml_str(&fine).unwrap().tokens[0].refused_field_code, 200);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use wamig::sandbox::OptionsPatch;
+use wamig::sandbox::{OptionsPatch, TokenPatch};
 
 use crate::apply_support::*;
 use crate::support::*;
@@ -139,4 +139,34 @@ fn verified_on_migration_with_a_lost_journal_spends_at_most_two_register_calls()
         calls(&rig).into_iter().filter(|(call, _)| call == "register").map(|(_, code)| code).collect();
     assert_eq!(registers, [Some(133006), None], "{}", transcript(&second));
     assert_eq!(write_counts(&rig), [1, 2, 1, 2]);
+}
+
+/// The example's partner token is refused the fields apps without a Solution Partner's access
+/// may be refused.
+fn refuse_fields(rig: &Rig, code: i64) {
+    let patch = TokenPatch {
+        refused_fields: Some(vec!["primary_funding_id".into(), "owner_business_info".into()]),
+        refused_field_code: Some(code),
+    };
+    rig.sandbox.patch_token("acme-cloud-system-user", &patch).unwrap();
+}
+
+#[test]
+fn refused_fields_make_checks_unknown_naming_the_field_and_the_number_still_migrates() {
+    for code in [200, 10] {
+        let rig = Rig::new(&manifest(&[ORDERS]));
+        refuse_fields(&rig, code);
+        let plan = rig.wamig().arg("plan").output().unwrap();
+        let text = transcript(&plan);
+        assert_eq!(plan.status.code(), Some(0), "{text}");
+        assert!(text.contains("? destination.payment_method: Graph refused primary_funding_id"), "{text}");
+        assert!(text.contains("? same_business: ") && text.contains("refused owner_business_info"), "{text}");
+        assert!(!text.to_lowercase().contains("grant"), "never a hint to grant access: {text}");
+
+        let output = run(&rig, &straight_through(&rig, &[]));
+        assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+        assert_eq!(write_counts(&rig), [1, 1, 1, 1]);
+        let refused = rig.sandbox.requests().iter().filter(|r| r.error_code == Some(code)).count();
+        assert!(refused > 0, "Graph refused some reads with {code}");
+    }
 }

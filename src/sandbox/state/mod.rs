@@ -20,9 +20,9 @@ mod usage;
 
 pub use access::Caller;
 pub use admin::{NumberPatch, NumberSnapshot, WabaPatch};
-pub use behaviour::{Behaviour, OptionsPatch};
+pub use behaviour::{Behaviour, OptionsPatch, TokenBehaviour, TokenPatch};
 pub use migration::IssuedCode;
-pub use render::{EdgeQuery, PageCtx};
+pub use render::{EdgeQuery, PageCtx, WABA_FIELDS};
 pub use templates::{SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot};
 pub use usage::Usage;
 
@@ -52,6 +52,8 @@ struct TokenState {
     read: BTreeSet<String>,
     manage: BTreeSet<String>,
     expired: bool,
+    refused_fields: Vec<String>,
+    refused_field_code: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +327,8 @@ impl State {
                 read,
                 manage,
                 expired: token.expired,
+                refused_fields: token.refused_fields.clone(),
+                refused_field_code: token.refused_field_code,
             });
         }
         state

@@ -61,7 +61,7 @@ impl State {
         }
         self.readable(caller, id, "get")?;
         if let Some(waba) = self.wabas.get(id) {
-            self.render_waba(waba, fields, ctx)
+            self.render_waba(caller, waba, fields, ctx)
         } else if let Some(template) = self.templates.get(id) {
             render_fields("WhatsAppMessageTemplate", TEMPLATE_DEFAULTS, fields, |name| {
                 Ok(template_field(template, name))
@@ -112,6 +112,7 @@ impl State {
 
     fn render_waba(
         &self,
+        caller: &Caller,
         waba: &WabaState,
         fields: Option<&[FieldSpec]>,
         ctx: &PageCtx,
@@ -121,6 +122,10 @@ impl State {
             Some(f) if !f.is_empty() => f.to_vec(),
             _ => WABA_DEFAULTS.iter().map(|n| FieldSpec::named(n)).collect(),
         };
+        // Graph refuses the whole read, without naming the field.
+        if fields.iter().any(|spec| caller.refused_fields.contains(&spec.name)) {
+            return Err(GraphError::field_refused(caller.refused_field_code));
+        }
         let mut out = Map::new();
         for spec in &fields {
             let value = match spec.name.as_str() {
@@ -315,6 +320,27 @@ impl From<Option<Value>> for FieldValue {
         }
     }
 }
+
+/// Every field of a WABA node the sandbox renders (edges included).
+pub const WABA_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "account_review_status",
+    "business_verification_status",
+    "currency",
+    "country",
+    "on_behalf_of_business_info",
+    "timezone_id",
+    "message_template_namespace",
+    "primary_funding_id",
+    "status",
+    "ownership_type",
+    "owner_business_info",
+    "owner_business",
+    "phone_numbers",
+    "subscribed_apps",
+    "message_templates",
+];
 
 const WABA_DEFAULTS: &[&str] = &["id", "name", "timezone_id", "message_template_namespace"];
 const WABA_EDGES: &[&str] = &["phone_numbers", "subscribed_apps", "message_templates"];

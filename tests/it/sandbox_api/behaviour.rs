@@ -59,3 +59,31 @@ async fn verified_on_migration_still_answers_133006_to_register() {
         .await;
     assert_eq!(register.code(), 133006, "{}", register.body);
 }
+
+#[tokio::test]
+async fn fields_refused_to_a_token_fail_whole_reads_of_every_kind() {
+    let env = env().await;
+    let body = json!({"refused_fields": ["primary_funding_id"], "refused_field_code": 10});
+    let (status, token) = env.admin("tokens/acme-cloud-system-user", body).await;
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(
+        token,
+        json!({"name": "acme-cloud-system-user", "user_id": "122100000000001", "refused_fields": ["primary_funding_id"], "refused_field_code": 10})
+    );
+
+    let node = env.get(&format!("/{SOURCE}?fields=id,primary_funding_id"), ACME).await;
+    assert_graph_error(&node);
+    assert_eq!((node.status.as_u16(), node.code()), (403, 10));
+    assert!(!node.error()["message"].as_str().unwrap().contains("primary_funding_id"));
+    let many = env.get(&format!("/?ids={SOURCE},{DEST}&fields=name,primary_funding_id"), ACME).await;
+    assert_eq!(many.code(), 10);
+    let batch = json!([{"method": "GET", "relative_url": format!("{DEST}?fields=primary_funding_id")}]);
+    let answer = env.post_json("/", ACME, json!({"batch": batch.to_string()})).await;
+    assert_eq!(answer.body[0]["code"], 403, "{}", answer.body);
+    let without = env.get(&format!("/{SOURCE}?fields=id,name,phone_numbers{{id}}"), ACME).await;
+    assert_eq!(without.status, 200, "{}", without.body);
+
+    let (status, error) = env.admin("tokens/nobody", json!({"refused_fields": []})).await;
+    assert_eq!(status, 400);
+    assert!(error["error"].as_str().unwrap().contains("no token named"), "{error}");
+}

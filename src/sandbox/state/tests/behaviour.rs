@@ -124,3 +124,62 @@ fn without_verified_on_migration_a_migrated_node_starts_not_verified() {
     let other = initiate(&mut state, DEST, "6315550101").unwrap();
     assert_eq!(node(&state, &other, &at(0)).unwrap()["code_verification_status"], "VERIFIED");
 }
+
+fn waba_read(state: &State, token: &str, ids: &[&str], fields: &str) -> Result<Value, GraphError> {
+    let who = caller(state, token);
+    let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    let fields = fields::parse(fields).unwrap();
+    state.read_many(&who, &ids, Some(&fields).filter(|f| !f.is_empty()).map(Vec::as_slice), &ctx())
+}
+
+#[test]
+fn fields_refused_to_a_token_fail_the_whole_read_without_naming_the_field() {
+    let mut state = world_with(|w| {
+        let token =
+            w.tokens.iter_mut().find(|t| t.name.as_deref() == Some("acme-cloud-system-user")).unwrap();
+        token.refused_fields = vec!["primary_funding_id".into(), "owner_business_info".into()];
+        token.refused_field_code = 10;
+    });
+    for fields in
+        ["id,name,primary_funding_id", "owner_business_info{id,name}", "primary_funding_id,phone_numbers"]
+    {
+        for ids in [&[SOURCE][..], &[SOURCE, DEST][..]] {
+            let error = waba_read(&state, ACME, ids, fields).unwrap_err();
+            assert_eq!((error.code, error.status), (10, 403), "{fields}");
+            assert!(
+                !error.message.contains("primary_funding_id") && !error.message.contains("owner"),
+                "{}",
+                error.message
+            );
+        }
+    }
+    // Reads without those fields work, with their edges; other tokens are not refused.
+    let read = waba_read(&state, ACME, &[SOURCE, DEST], "id,name,currency,phone_numbers{id}").unwrap();
+    assert!(read[DEST]["phone_numbers"]["data"].is_array());
+    assert!(waba_read(&state, ACME, &[SOURCE], "").is_ok(), "the default fields");
+    assert!(waba_read(&state, READ_ONLY, &[DEST], "primary_funding_id").is_ok());
+
+    let code_200 = TokenPatch { refused_field_code: Some(200), ..TokenPatch::default() };
+    let token = state.patch_token("acme-cloud-system-user", &code_200).unwrap();
+    assert_eq!(token.refused_fields, ["primary_funding_id", "owner_business_info"]);
+    let error = waba_read(&state, ACME, &[SOURCE], "primary_funding_id").unwrap_err();
+    assert_eq!(error.code, 200);
+    assert_eq!(error.message, "(#200) The app does not have permission for this action");
+    let none = TokenPatch { refused_fields: Some(Vec::new()), ..TokenPatch::default() };
+    state.patch_token("122100000000001", &none).unwrap();
+    assert!(waba_read(&state, ACME, &[SOURCE], "primary_funding_id").is_ok());
+
+    let typo = TokenPatch { refused_fields: Some(vec!["primary_fundig_id".into()]), ..TokenPatch::default() };
+    assert!(state.patch_token("acme-cloud-system-user", &typo).unwrap_err().contains("not a WABA field"));
+    let odd = TokenPatch { refused_field_code: Some(190), ..TokenPatch::default() };
+    assert!(state.patch_token("acme-cloud-system-user", &odd).unwrap_err().contains("200 or 10"));
+    assert!(state.patch_token("nobody", &none).is_err());
+}
+
+#[test]
+fn every_listed_waba_field_renders() {
+    let state = state();
+    let all = WABA_FIELDS.join(",");
+    let read = waba_read(&state, ACME, &[SOURCE], &all).unwrap();
+    assert!(read[SOURCE]["owner_business_info"]["id"].is_string(), "{read}");
+}
