@@ -28,8 +28,8 @@ pub use state::{
     TemplateSnapshot, TokenBehaviour, TokenPatch, Usage, WabaPatch,
 };
 pub use world::{
-    AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, PlatformType,
-    QualityRating, TemplateCategory, TemplateQuality, TemplateStatus, World,
+    AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, OwnershipType,
+    PlatformType, QualityRating, TemplateCategory, TemplateQuality, TemplateStatus, World,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -180,6 +180,15 @@ string_enum!(
 );
 
 string_enum!(
+    /// `ownership_type` of a WABA.
+    OwnershipType {
+        ClientOwned => "CLIENT_OWNED",
+        OnBehalfOf => "ON_BEHALF_OF",
+        SelfOwned => "SELF",
+    }
+);
+
+string_enum!(
     TokenType {
         SystemUser => "SYSTEM_USER",
         User => "USER",
@@ -314,6 +323,14 @@ pub struct Waba {
     pub name: String,
     /// Id of the owning business.
     pub business: String,
+    /// How the WABA is owned; `ON_BEHALF_OF` when `on_behalf_of_business` is set, else
+    /// `CLIENT_OWNED`.
+    #[serde(default)]
+    pub ownership_type: Option<OwnershipType>,
+    /// The client business a partner runs this WABA for (`on_behalf_of_business_info`): the
+    /// business the WABA represents.
+    #[serde(default)]
+    pub on_behalf_of_business: Option<String>,
     #[serde(default = "default_review")]
     pub account_review_status: ReviewStatus,
     #[serde(default = "default_verification")]
@@ -613,6 +630,18 @@ impl World {
                     waba.business
                 ));
             }
+            if let Some(client) = &waba.on_behalf_of_business {
+                if !businesses.contains(client.as_str()) {
+                    problems.push(format!(
+                        "{at}.on_behalf_of_business: no business with id \"{client}\" under `businesses`"
+                    ));
+                }
+                if waba.ownership_type.is_some_and(|t| t != OwnershipType::OnBehalfOf) {
+                    problems.push(format!(
+                        "{at}.ownership_type: a WABA run on behalf of a business is ON_BEHALF_OF (or leave the key out)"
+                    ));
+                }
+            }
             if waba.template_limit == 0 {
                 problems.push(format!("{at}.template_limit: must be at least 1"));
             }
@@ -834,6 +863,20 @@ options: { page_size: 0, faults: { error_rate: 2 } }
         let fine =
             MINIMAL.replace("read: [\"10\"] }", "read: [\"10\"], refused_fields: [owner_business_info] }");
         assert_eq!(World::from_yaml_str(&fine).unwrap().tokens[0].refused_field_code, 200);
+    }
+
+    #[test]
+    fn on_behalf_of_business_must_exist_and_agree_with_the_ownership_type() {
+        let text = MINIMAL.replace(
+            "business: \"1\"\n",
+            "business: \"1\"\n    on_behalf_of_business: \"7\"\n    ownership_type: SELF\n",
+        );
+        let SandboxError::WorldInvalid { problems, .. } = World::from_yaml_str(&text).unwrap_err() else {
+            panic!("expected semantic problems")
+        };
+        let all = problems.join("\n");
+        assert!(all.contains("wabas[0] (src).on_behalf_of_business: no business with id \"7\""), "{all}");
+        assert!(all.contains("wabas[0] (src).ownership_type"), "{all}");
     }
 
     #[test]

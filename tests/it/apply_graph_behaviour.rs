@@ -170,3 +170,48 @@ fn refused_fields_make_checks_unknown_naming_the_field_and_the_number_still_migr
         assert!(refused > 0, "Graph refused some reads with {code}");
     }
 }
+
+/// The example world where the old partner's business owns the source WABA, run on behalf of
+/// Acme Retail (`for_client`) or for the partner itself.
+fn partner_owned_source(for_client: bool) -> String {
+    let owner = if for_client {
+        "business: \"333333333333333\"\n    on_behalf_of_business: \"111111111111111\"\n"
+    } else {
+        "business: \"333333333333333\"\n"
+    };
+    world(&[
+        ("businesses:\n", "businesses:\n  - id: \"333333333333333\"\n    name: Legacy BSP Ltd\n"),
+        (
+            "name: acme-legacy\n    business: \"111111111111111\"\n",
+            &format!("name: acme-legacy\n    {owner}"),
+        ),
+    ])
+}
+
+#[test]
+fn a_source_run_on_behalf_of_the_client_represents_the_client_and_migrates() {
+    let rig = Rig::with_world(&partner_owned_source(true), &manifest(&[ORDERS]));
+    let plan = rig.wamig().arg("plan").output().unwrap();
+    let text = transcript(&plan);
+    assert!(text.contains("checks: 17 passed"), "{text}");
+    let verbose = transcript(&rig.wamig().args(["plan", "--format", "json"]).output().unwrap());
+    assert!(verbose.contains("both represent business 111111111111111 (Acme Retail Ltd)"), "{verbose}");
+
+    let output = run(&rig, &straight_through(&rig, &[]));
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    assert_eq!(write_counts(&rig), [1, 1, 1, 1]);
+}
+
+#[test]
+fn a_source_that_represents_another_business_is_blocked_by_the_plan() {
+    let rig = Rig::with_world(&partner_owned_source(false), &manifest(&[ORDERS]));
+    let plan = rig.wamig().arg("plan").output().unwrap();
+    let text = transcript(&plan);
+    assert!(
+        text.contains("✗ same_business: WABA 104996122399160 (acme-cloud) represents business 111111111111111 (Acme Retail Ltd), WABA 102289599326934 (acme-legacy) business 333333333333333 (Legacy BSP Ltd)"),
+        "{text}"
+    );
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", transcript(&output));
+    assert_eq!(writes(&rig), 0, "Meta is not asked: {}", transcript(&output));
+}

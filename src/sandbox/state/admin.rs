@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::templates::{TemplateReport, TemplateSnapshot};
-use super::{NumberState, State, since};
+use super::{NumberState, State, WabaState, since};
 use crate::sandbox::world::{
-    AccountMode, CodeVerificationStatus, NameStatus, NumberStatus, PlatformType, QualityRating, ReviewStatus,
-    VerificationStatus, digits_of,
+    AccountMode, CodeVerificationStatus, NameStatus, NumberStatus, OwnershipType, PlatformType,
+    QualityRating, ReviewStatus, VerificationStatus, digits_of,
 };
 
 /// A phone-number node as tests see it.
@@ -66,6 +66,35 @@ pub struct WabaPatch {
     /// Digits set the payment method; an empty string removes it.
     pub primary_funding_id: Option<String>,
     pub template_limit: Option<u32>,
+    pub ownership_type: Option<OwnershipType>,
+    /// The client business the WABA is run for; an empty string removes it.
+    pub on_behalf_of_business: Option<String>,
+}
+
+/// Ownership as a partner changes it in Business settings: setting the client makes the WABA
+/// ON_BEHALF_OF unless the patch says otherwise, removing it makes it CLIENT_OWNED again.
+fn patch_ownership(waba: &mut WabaState, patch: &WabaPatch) -> Result<(), String> {
+    let mut on_behalf_of = waba.on_behalf_of.clone();
+    let mut ownership = waba.ownership;
+    if let Some(client) = &patch.on_behalf_of_business {
+        on_behalf_of = (!client.is_empty()).then(|| client.clone());
+        ownership = if on_behalf_of.is_some() {
+            OwnershipType::OnBehalfOf
+        } else if ownership == OwnershipType::OnBehalfOf {
+            OwnershipType::ClientOwned
+        } else {
+            ownership
+        };
+    }
+    if let Some(value) = patch.ownership_type {
+        ownership = value;
+    }
+    if on_behalf_of.is_some() && ownership != OwnershipType::OnBehalfOf {
+        return Err("a WABA run on behalf of a business is ON_BEHALF_OF".to_owned());
+    }
+    waba.on_behalf_of = on_behalf_of;
+    waba.ownership = ownership;
+    Ok(())
 }
 
 impl State {
@@ -151,7 +180,13 @@ impl State {
         if patch.template_limit == Some(0) {
             return Err("template_limit must be at least 1".to_owned());
         }
+        if let Some(client) = patch.on_behalf_of_business.as_ref().filter(|c| !c.is_empty())
+            && !self.businesses.contains_key(client)
+        {
+            return Err(format!("on_behalf_of_business: no business \"{client}\""));
+        }
         let waba = self.wabas.get_mut(id).ok_or_else(|| format!("no WABA \"{id}\""))?;
+        patch_ownership(waba, patch)?;
         if let Some(value) = patch.account_review_status {
             waba.review = value;
         }
@@ -232,6 +267,8 @@ impl State {
                 "id": waba.id,
                 "name": waba.name,
                 "business": waba.business,
+                "ownership_type": waba.ownership,
+                "on_behalf_of_business": waba.on_behalf_of,
                 "phone_numbers": numbers.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
                 "subscribed_apps": waba.subscribed.iter().map(|(_, id, _)| id.clone()).collect::<Vec<_>>(),
                 "template_limit": waba.template_limit,

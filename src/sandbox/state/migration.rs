@@ -107,7 +107,7 @@ impl State {
                 source_waba.verification.as_str(),
             ));
         }
-        if source_waba.business != dest.business {
+        if source_waba.represented_business() != dest.represented_business() {
             return Err(GraphError::different_business());
         }
         if dest.review != ReviewStatus::Approved || dest.verification != VerificationStatus::Verified {

@@ -33,8 +33,9 @@ use jiff::Timestamp;
 
 use super::faults::Prng;
 use super::world::{
-    AccountMode, CodeVerificationStatus, MessagingLimitTier, NameStatus, NumberStatus, Options, PlatformType,
-    QualityRating, ReviewStatus, TokenType, VerificationStatus, World, digits_of,
+    AccountMode, CodeVerificationStatus, MessagingLimitTier, NameStatus, NumberStatus, Options,
+    OwnershipType, PlatformType, QualityRating, ReviewStatus, TokenType, VerificationStatus, World,
+    digits_of,
 };
 use crate::secret::Secret;
 
@@ -61,6 +62,9 @@ struct WabaState {
     id: String,
     name: String,
     business: String,
+    ownership: OwnershipType,
+    /// The client business the owner runs this WABA for, when it does.
+    on_behalf_of: Option<String>,
     review: ReviewStatus,
     verification: VerificationStatus,
     funding: Option<String>,
@@ -171,6 +175,14 @@ fn graph_time(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S+0000").to_string()
 }
 
+impl WabaState {
+    /// The business the WABA represents: the client it is run for, else its owner. Meta
+    /// migrates numbers only between WABAs that represent the same business.
+    fn represented_business(&self) -> &str {
+        self.on_behalf_of.as_deref().unwrap_or(&self.business)
+    }
+}
+
 impl State {
     pub fn new(world: &World, seed: u64) -> State {
         let mut state = State {
@@ -238,6 +250,12 @@ impl State {
                     id: waba.id.clone(),
                     name: waba.name.clone(),
                     business: waba.business.clone(),
+                    ownership: waba.ownership_type.unwrap_or(if waba.on_behalf_of_business.is_some() {
+                        OwnershipType::OnBehalfOf
+                    } else {
+                        OwnershipType::ClientOwned
+                    }),
+                    on_behalf_of: waba.on_behalf_of_business.clone(),
                     review: waba.account_review_status,
                     verification: waba.business_verification_status,
                     funding: waba.primary_funding_id.clone(),

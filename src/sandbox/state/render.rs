@@ -135,14 +135,15 @@ impl State {
                 "business_verification_status" => Some(json!(waba.verification.as_str())),
                 "currency" => Some(json!(waba.currency)),
                 "country" => Some(json!(waba.country)),
-                // Only WABAs shared under the (deprecated) On-Behalf-Of model have one, and the
-                // sandbox's partners share WABAs with their clients' consent instead.
-                "on_behalf_of_business_info" => None,
+                // Only WABAs a partner runs on behalf of a client have one.
+                "on_behalf_of_business_info" => waba.on_behalf_of.as_ref().map(|client| {
+                    json!({"id": client, "name": self.businesses.get(client).cloned().unwrap_or_default()})
+                }),
                 "timezone_id" => Some(json!(waba.timezone_id)),
                 "message_template_namespace" => Some(json!(waba.namespace)),
                 "primary_funding_id" => waba.funding.as_ref().map(|f| json!(f)),
                 "status" => Some(json!("ACTIVE")),
-                "ownership_type" => Some(json!("CLIENT_OWNED")),
+                "ownership_type" => Some(json!(waba.ownership.as_str())),
                 "owner_business_info" | "owner_business" => {
                     Some(json!({"id": waba.business, "name": business_name}))
                 }

@@ -87,3 +87,31 @@ async fn fields_refused_to_a_token_fail_whole_reads_of_every_kind() {
     assert_eq!(status, 400);
     assert!(error["error"].as_str().unwrap().contains("no token named"), "{error}");
 }
+
+#[tokio::test]
+async fn migrations_compare_the_businesses_the_wabas_represent() {
+    // The destination, Acme Retail's, run on behalf of Initech Foods represents Initech.
+    let env = env().await;
+    let base = env.handle.base_url();
+    let patch = |body: Value| {
+        let url = format!("{base}/_sandbox/wabas/{DEST}");
+        let client = env.client.clone();
+        async move { client.post(url).json(&body).send().await.unwrap().status() }
+    };
+    assert_eq!(patch(json!({"on_behalf_of_business": "222222222222222"})).await, 200);
+    let fields = "ownership_type,on_behalf_of_business_info,owner_business_info";
+    let read = env.get(&format!("/{DEST}?fields={fields}"), ACME).await;
+    assert_eq!(read.body["ownership_type"], "ON_BEHALF_OF");
+    assert_eq!(
+        read.body["on_behalf_of_business_info"],
+        json!({"id": "222222222222222", "name": "Initech Foods Inc"})
+    );
+    let refused = env.initiate(DEST, "6315550102").await;
+    assert_graph_error(&refused);
+    assert_eq!(refused.code(), 2388103);
+    assert_eq!(refused.error()["error_user_title"], "Phone number belongs to a different business");
+
+    assert_eq!(patch(json!({"on_behalf_of_business": "111111111111111"})).await, 200);
+    assert_eq!(env.initiate(DEST, "6315550102").await.status, 200);
+    assert_eq!(patch(json!({"on_behalf_of_business": "999"})).await, 400);
+}

@@ -183,3 +183,72 @@ fn every_listed_waba_field_renders() {
     let read = waba_read(&state, ACME, &[SOURCE], &all).unwrap();
     assert!(read[SOURCE]["owner_business_info"]["id"].is_string(), "{read}");
 }
+
+const PARTNER: &str = "333333333333333";
+const ACME_RETAIL: &str = "111111111111111";
+
+/// The example world with a partner business that owns the source WABA, run on behalf of
+/// `on_behalf_of` (or for itself).
+fn partner_owned_source(on_behalf_of: Option<&str>) -> State {
+    world_with(|w| {
+        w.businesses
+            .push(crate::sandbox::world::Business { id: PARTNER.into(), name: "Legacy BSP Ltd".into() });
+        let source = w.wabas.iter_mut().find(|waba| waba.id == SOURCE).unwrap();
+        source.business = PARTNER.into();
+        source.on_behalf_of_business = on_behalf_of.map(str::to_owned);
+    })
+}
+
+#[test]
+fn on_behalf_of_ownership_is_rendered_and_migrations_compare_represented_businesses() {
+    let mut state = partner_owned_source(Some(ACME_RETAIL));
+    let fields = "ownership_type,on_behalf_of_business_info,owner_business_info{id}";
+    let read = waba_read(&state, ACME, &[SOURCE, DEST], fields).unwrap();
+    assert_eq!(read[SOURCE]["ownership_type"], "ON_BEHALF_OF");
+    assert_eq!(
+        read[SOURCE]["on_behalf_of_business_info"],
+        json!({"id": ACME_RETAIL, "name": "Acme Retail Ltd"})
+    );
+    assert_eq!(read[SOURCE]["owner_business_info"], json!({"id": PARTNER}));
+    assert_eq!(read[DEST]["ownership_type"], "CLIENT_OWNED");
+    assert!(read[DEST].get("on_behalf_of_business_info").is_none(), "{read}");
+    // Both represent Acme Retail: the migration goes through.
+    migrate(&mut state, DEST, "6315550102");
+
+    // A source the partner runs for itself represents another business.
+    let mut state = partner_owned_source(None);
+    let error = initiate(&mut state, DEST, "6315550102").unwrap_err();
+    assert_eq!(error.code, 2388103);
+    assert_eq!(error.user_title.as_deref(), Some("Phone number belongs to a different business"));
+
+    // A partner-owned destination run on behalf of Acme Retail takes Acme's numbers, and
+    // changing that in Business settings takes effect at once.
+    let mut state = world_with(|w| {
+        w.businesses
+            .push(crate::sandbox::world::Business { id: PARTNER.into(), name: "Legacy BSP Ltd".into() });
+    });
+    let moved = WabaPatch { on_behalf_of_business: Some(PARTNER.into()), ..WabaPatch::default() };
+    state.patch_waba(DEST, &moved).unwrap();
+    assert_eq!(
+        waba_read(&state, ACME, &[DEST], "ownership_type").unwrap()[DEST]["ownership_type"],
+        "ON_BEHALF_OF"
+    );
+    assert_eq!(initiate(&mut state, DEST, "6315550102").unwrap_err().code, 2388103);
+    let back = WabaPatch { on_behalf_of_business: Some(ACME_RETAIL.into()), ..WabaPatch::default() };
+    state.patch_waba(DEST, &back).unwrap();
+    initiate(&mut state, DEST, "6315550102").unwrap();
+    let removed = WabaPatch { on_behalf_of_business: Some(String::new()), ..WabaPatch::default() };
+    state.patch_waba(DEST, &removed).unwrap();
+    assert_eq!(
+        waba_read(&state, ACME, &[DEST], "ownership_type").unwrap()[DEST]["ownership_type"],
+        "CLIENT_OWNED"
+    );
+    let unknown = WabaPatch { on_behalf_of_business: Some("999".into()), ..WabaPatch::default() };
+    assert!(state.patch_waba(DEST, &unknown).is_err());
+    let contradiction = WabaPatch {
+        on_behalf_of_business: Some(ACME_RETAIL.into()),
+        ownership_type: Some(crate::sandbox::world::OwnershipType::SelfOwned),
+        ..WabaPatch::default()
+    };
+    assert!(state.patch_waba(DEST, &contradiction).is_err());
+}
