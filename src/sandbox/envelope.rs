@@ -247,6 +247,15 @@ impl GraphError {
         }
     }
 
+    /// A refusal injected by `faults.refuse`.
+    pub fn injected_refusal(refusal: &crate::sandbox::faults::Refusal) -> Self {
+        let message =
+            refusal.message.clone().unwrap_or_else(|| format!("(#{}) The request was refused", refusal.code));
+        let mut error = Self::new(refusal.status, refusal.code, OAUTH, message);
+        error.subcode = refusal.subcode;
+        error
+    }
+
     pub fn cannot_manage(object: &str) -> Self {
         Self::new(403, 200, OAUTH, "(#200) Permissions error").user(
             "Permission Denied",

@@ -21,7 +21,7 @@ use crate::diag::{Diagnostic, SourceLocation, ToDiagnostics};
 use crate::ui::Ui;
 
 pub use envelope::{ErrorBody, GraphError};
-pub use faults::{DropPhase, Faults, FaultsPatch};
+pub use faults::{DropPhase, Faults, FaultsPatch, Refusal, WriteOperation};
 pub use server::{Hold, LoggedRequest};
 pub use state::{
     Behaviour, NumberPatch, NumberSnapshot, OptionsPatch, SkippedTemplate, TemplateKey, TemplateReport,
@@ -144,6 +144,7 @@ impl Faults {
             throttle_burst: f.throttle_burst,
             seed: f.seed,
             drop_phase: DropPhase::Random,
+            refuse: f.refuse.clone(),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::SandboxError;
+use super::faults::Refusal;
 use crate::secret::Secret;
 
 /// Declares a closed set of Graph string values; unknown values in the world file are errors that
@@ -285,11 +286,20 @@ pub struct FaultOptions {
     pub drop_rate: f64,
     pub throttle_burst: u32,
     pub seed: u64,
+    /// Writes answered with a definite refusal, without acting.
+    pub refuse: Vec<Refusal>,
 }
 
 impl Default for FaultOptions {
     fn default() -> Self {
-        Self { latency: Duration::ZERO, error_rate: 0.0, drop_rate: 0.0, throttle_burst: 0, seed: 1 }
+        Self {
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            drop_rate: 0.0,
+            throttle_burst: 0,
+            seed: 1,
+            refuse: Vec::new(),
+        }
     }
 }
 
@@ -610,6 +620,11 @@ impl World {
                     .push(format!("options.faults.{name}: must be between 0 and 1 (a share of requests)"));
             }
         }
+        for (i, refusal) in o.faults.refuse.iter().enumerate() {
+            if let Some(problem) = refusal.problem() {
+                problems.push(format!("options.faults.refuse[{i}]: {problem}"));
+            }
+        }
         claim(&self.app.id, "app.id".to_owned(), &mut problems);
 
         let mut businesses = BTreeSet::new();
@@ -877,6 +892,22 @@ options: { page_size: 0, faults: { error_rate: 2 } }
         let all = problems.join("\n");
         assert!(all.contains("wabas[0] (src).on_behalf_of_business: no business with id \"7\""), "{all}");
         assert!(all.contains("wabas[0] (src).ownership_type"), "{all}");
+    }
+
+    #[test]
+    fn refusals_are_definite_4xx_answers() {
+        let text = format!(
+            "{MINIMAL}options:\n  faults:\n    refuse:\n      - {{ operation: register, code: 200000 }}\n      - {{ operation: verify_code, code: 1, status: 503, times: 0 }}\n"
+        );
+        let SandboxError::WorldInvalid { problems, .. } = World::from_yaml_str(&text).unwrap_err() else {
+            panic!("expected semantic problems")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("options.faults.refuse[1]: status 503"), "{problems:?}");
+        let fine = text.replace(", status: 503, times: 0", ", times: 2");
+        let world = World::from_yaml_str(&fine).unwrap();
+        assert_eq!(world.options.faults.refuse[0].status, 400);
+        assert_eq!(world.options.faults.refuse[1].times, Some(2));
     }
 
     #[test]

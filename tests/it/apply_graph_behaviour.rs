@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use wamig::sandbox::{OptionsPatch, TokenPatch};
+use wamig::sandbox::{Faults, OptionsPatch, Refusal, TokenPatch, WriteOperation};
 
 use crate::apply_support::*;
 use crate::support::*;
@@ -214,4 +214,40 @@ fn a_source_that_represents_another_business_is_blocked_by_the_plan() {
     let output = apply(&rig, &[]);
     assert_eq!(output.status.code(), Some(4), "{}", transcript(&output));
     assert_eq!(writes(&rig), 0, "Meta is not asked: {}", transcript(&output));
+}
+
+fn refuse(rig: &Rig, refusals: Vec<Refusal>) {
+    rig.sandbox.set_faults(Faults { refuse: refusals, ..Faults::default() });
+}
+
+fn refusal(operation: WriteOperation, code: i64, message: &str, times: Option<u32>) -> Refusal {
+    Refusal { operation, code, subcode: None, status: 400, message: Some(message.into()), times }
+}
+
+const CANNOT_ADD: &str = "(#200000) Cannot add phone number to WhatsApp Business Account";
+
+#[test]
+fn a_refused_migration_post_is_made_once_and_stops_with_a_hint() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    refuse(&rig, vec![refusal(WriteOperation::InitiateMigration, 200_000, CANNOT_ADD, None)]);
+    let output = apply(&rig, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_eq!(write_counts(&rig), [1, 0, 0, 0], "one call, no retry loop");
+    with_filters(&rig.filters(), || insta::assert_snapshot!("refused_migration_post", summary(&output)));
+}
+
+#[test]
+fn a_refused_code_request_stops_without_waiting_for_an_sms() {
+    let rig = Rig::new(&manifest(&[ORDERS]));
+    refuse(&rig, vec![refusal(WriteOperation::RequestCode, 100, "(#100) Invalid parameter", Some(1))]);
+    let output = apply(&rig, &["--wait-for-codes", "30s"]);
+    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output));
+    assert_eq!(write_counts(&rig), [1, 1, 0, 0], "one call, no retry loop");
+    with_filters(&rig.filters(), || insta::assert_snapshot!("refused_code_request", summary(&output)));
+    // No code was sent, so none is counted: the next run asks for one at once.
+    let record = &rig.journal()["numbers"][ORDERS_E164];
+    assert_eq!(record["code_requests"], 0, "{record}");
+    let next = apply(&rig, &[]);
+    assert_eq!(next.status.code(), Some(3), "{}", transcript(&next));
+    assert_eq!(write_counts(&rig), [1, 2, 0, 0]);
 }

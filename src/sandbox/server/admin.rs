@@ -93,6 +93,7 @@ fn faults_json(faults: &Faults) -> Value {
         "throttle_burst": faults.throttle_burst,
         "seed": faults.seed,
         "drop_phase": faults.drop_phase,
+        "refuse": faults.refuse,
     })
 }
 

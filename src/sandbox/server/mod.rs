@@ -49,7 +49,7 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     pub error_code: Option<i64>,
     pub error_subcode: Option<i64>,
-    /// `throttle`, `server_error`, `drop_before_write`, `drop_after_write`.
+    /// `throttle`, `server_error`, `drop_before_write`, `drop_after_write`, `refuse`.
     pub fault: Option<String>,
     pub fbtrace_id: Option<String>,
 }

@@ -115,3 +115,46 @@ async fn migrations_compare_the_businesses_the_wabas_represent() {
     assert_eq!(env.initiate(DEST, "6315550102").await.status, 200);
     assert_eq!(patch(json!({"on_behalf_of_business": "999"})).await, 400);
 }
+
+#[tokio::test]
+async fn injected_refusals_answer_a_write_without_acting_as_often_as_asked() {
+    let world = EXAMPLE.replace(
+        "    seed: 1\n",
+        "    seed: 1\n    refuse:\n      - { operation: initiate_migration, code: 200000, message: \"(#200000) Cannot add phone number to WhatsApp Business Account\", times: 1 }\n",
+    );
+    let env = env_with(&world, |_| {}).await;
+    let refused = env.initiate(DEST, "6315550102").await;
+    assert_graph_error(&refused);
+    assert_eq!((refused.status.as_u16(), refused.code()), (400, 200000));
+    assert_eq!(refused.error()["message"], "(#200000) Cannot add phone number to WhatsApp Business Account");
+    assert_eq!(refused.error()["is_transient"], false);
+    assert_eq!(env.handle.numbers_for_phone("+16315550102").len(), 1, "nothing was created");
+    assert_eq!(env.handle.requests().last().unwrap().fault.as_deref(), Some("refuse"));
+    let id = env.initiate(DEST, "6315550102").await.body["id"].as_str().unwrap().to_owned();
+
+    let (status, faults) = env
+        .admin(
+            "faults",
+            json!({"refuse": [{"operation": "request_code", "code": 131000, "subcode": 7, "status": 403}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{faults}");
+    assert_eq!(faults["refuse"][0]["operation"], "request_code");
+    for _ in 0..2 {
+        let answer = env
+            .post(&format!("/{id}/request_code"), ACME, &[("code_method", "SMS"), ("language", "en_US")])
+            .await;
+        assert_eq!((answer.status.as_u16(), answer.code()), (403, 131000), "{}", answer.body);
+        assert_eq!(answer.error()["error_subcode"], 7);
+        assert_eq!(answer.error()["message"], "(#131000) The request was refused");
+    }
+    assert!(!env.outbox.path().join("16315550102").exists(), "no code was sent");
+    let (status, error) =
+        env.admin("faults", json!({"refuse": [{"operation": "register", "code": 1, "status": 500}]})).await;
+    assert_eq!(status, 400, "{error}");
+    env.admin("faults", json!({"refuse": []})).await;
+    let answer = env
+        .post(&format!("/{id}/request_code"), ACME, &[("code_method", "SMS"), ("language", "en_US")])
+        .await;
+    assert_eq!(answer.body, json!({"success": true}));
+}
