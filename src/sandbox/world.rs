@@ -242,6 +242,9 @@ pub struct Options {
     /// (carried over from the source), although ownership is not proven: register still needs
     /// a successful verify_code.
     pub verified_on_migration: bool,
+    /// After verify_code the source keeps listing the number (CONNECTED) until the destination
+    /// registers it; only then does `migrated_source` apply.
+    pub source_keeps_until_registered: bool,
 }
 
 impl Default for Options {
@@ -258,6 +261,7 @@ impl Default for Options {
             faults: FaultOptions::default(),
             read_lag: Duration::ZERO,
             verified_on_migration: false,
+            source_keeps_until_registered: false,
         }
     }
 }

@@ -251,3 +251,30 @@ fn a_refused_code_request_stops_without_waiting_for_an_sms() {
     assert_eq!(next.status.code(), Some(3), "{}", transcript(&next));
     assert_eq!(write_counts(&rig), [1, 2, 0, 0]);
 }
+
+fn keeps_until_registered() -> String {
+    world(&[("source_keeps_until_registered: false", "source_keeps_until_registered: true")])
+}
+
+#[test]
+fn a_source_keeping_the_number_is_reported_as_the_source_read_shows_it() {
+    // Not registered by wamig: the source still lists the number after verification.
+    let unregistered = format!(
+        "version: 1\ndestinations:\n  - waba: \"{DESTINATION_WABA}\"\n    numbers:\n      - phone: \"{ORDERS}\"\n        source_waba: \"{SOURCE_WABA}\"\n        register: false\n"
+    );
+    let rig = Rig::with_world(&keeps_until_registered(), &unregistered);
+    let output = run(&rig, &straight_through(&rig, &[]));
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    assert!(stdout(&output).contains("still listed by the source (CONNECTED)"), "{}", transcript(&output));
+    assert_eq!(write_counts(&rig), [1, 1, 1, 0]);
+
+    // Registered: the source let it go when the destination registered it.
+    let rig = Rig::with_world(&keeps_until_registered(), &manifest(&[ORDERS]));
+    let output = run(&rig, &straight_through(&rig, &[]));
+    assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
+    assert!(
+        stdout(&output).contains("registered, status CONNECTED, gone from the source"),
+        "{}",
+        transcript(&output)
+    );
+}

@@ -6,12 +6,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::State;
+use crate::sandbox::world::MigratedSource;
 
 /// The run-time switchable options as the admin API shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Behaviour {
     pub read_lag_ms: u64,
     pub verified_on_migration: bool,
+    pub source_keeps_until_registered: bool,
+    pub migrated_source: MigratedSource,
 }
 
 /// A change to those options; absent keys are kept.
@@ -22,6 +25,8 @@ pub struct OptionsPatch {
     pub read_lag: Option<String>,
     pub read_lag_ms: Option<u64>,
     pub verified_on_migration: Option<bool>,
+    pub source_keeps_until_registered: Option<bool>,
+    pub migrated_source: Option<MigratedSource>,
 }
 
 /// What a token is refused, as the admin API shows it (never the token itself).
@@ -71,6 +76,8 @@ impl State {
         Behaviour {
             read_lag_ms: o.read_lag.as_millis() as u64,
             verified_on_migration: o.verified_on_migration,
+            source_keeps_until_registered: o.source_keeps_until_registered,
+            migrated_source: o.migrated_source,
         }
     }
 
@@ -85,6 +92,12 @@ impl State {
         }
         if let Some(value) = patch.verified_on_migration {
             options.verified_on_migration = value;
+        }
+        if let Some(value) = patch.source_keeps_until_registered {
+            options.source_keeps_until_registered = value;
+        }
+        if let Some(value) = patch.migrated_source {
+            options.migrated_source = value;
         }
         self.options = options;
         Ok(self.behaviour())

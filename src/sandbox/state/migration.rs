@@ -273,15 +273,11 @@ impl State {
             number.verified_name = source.verified_name.clone();
             number.last_onboarded = Some(now);
         }
-        self.remember(&source_id, Some(source.clone()), now);
         if let Some(old) = self.numbers.get_mut(&source_id) {
             old.migrated_to = Some(id.to_owned());
-            match self.options.migrated_source {
-                MigratedSource::Remove => old.exists = false,
-                MigratedSource::MarkMigrated => {
-                    old.status = NumberStatus::Migrated;
-                }
-            }
+        }
+        if !self.options.source_keeps_until_registered {
+            self.leave_source(&source_id, now);
         }
         let report = self.duplicate_templates(id, &source_waba, &dest_waba);
         self.reports.push(report);
@@ -350,8 +346,28 @@ impl State {
         number.is_pin_enabled = true;
         number.pin = Some(Secret::new(pin));
         number.throughput = "STANDARD";
+        let source = number.migration.as_ref().map(|m| m.source_number.clone());
         self.remember(id, before, now);
+        // A source that kept the number until now lets it go (`source_keeps_until_registered`).
+        if let Some(source) = source
+            && self.numbers.get(&source).is_some_and(|s| s.exists && s.status != NumberStatus::Migrated)
+        {
+            self.leave_source(&source, now);
+        }
         Ok(())
+    }
+
+    /// The source's node once the number has left it: removed or marked MIGRATED as
+    /// `migrated_source` says.
+    fn leave_source(&mut self, source_id: &str, now: Timestamp) {
+        let before = self.numbers.get(source_id).cloned();
+        self.remember(source_id, before, now);
+        if let Some(old) = self.numbers.get_mut(source_id) {
+            match self.options.migrated_source {
+                MigratedSource::Remove => old.exists = false,
+                MigratedSource::MarkMigrated => old.status = NumberStatus::Migrated,
+            }
+        }
     }
 
     /// `POST /{pn}/deregister`: shares the register limit.

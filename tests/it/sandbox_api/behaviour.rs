@@ -158,3 +158,31 @@ async fn injected_refusals_answer_a_write_without_acting_as_often_as_asked() {
         .await;
     assert_eq!(answer.body, json!({"success": true}));
 }
+
+#[tokio::test]
+async fn a_source_keeps_the_number_until_the_destination_registers_it() {
+    let env = env().await;
+    let (_, options) = env
+        .admin("options", json!({"source_keeps_until_registered": true, "migrated_source": "mark_migrated"}))
+        .await;
+    assert_eq!(
+        (options["source_keeps_until_registered"].clone(), options["migrated_source"].clone()),
+        (json!(true), json!("mark_migrated"))
+    );
+    let id = env.migrate(DEST, "6315550102").await;
+    let source_status = || async {
+        let listing = env.get(&format!("/{SOURCE}/phone_numbers?fields=id,status"), ACME).await;
+        listing.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == "106540352242923")
+            .map(|n| n["status"].clone())
+    };
+    assert_eq!(source_status().await, Some(json!("CONNECTED")));
+    let register = env
+        .post(&format!("/{id}/register"), ACME, &[("messaging_product", "whatsapp"), ("pin", "123456")])
+        .await;
+    assert_eq!(register.body, json!({"success": true}));
+    assert_eq!(source_status().await, Some(json!("MIGRATED")));
+}

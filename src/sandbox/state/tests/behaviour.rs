@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::sandbox::world::MigratedSource;
+
 use super::*;
 
 fn world_with(change: impl FnOnce(&mut World)) -> State {
@@ -251,4 +253,51 @@ fn on_behalf_of_ownership_is_rendered_and_migrations_compare_represented_busines
         ..WabaPatch::default()
     };
     assert!(state.patch_waba(DEST, &contradiction).is_err());
+}
+
+#[test]
+fn a_source_that_keeps_the_number_lets_it_go_when_the_destination_registers() {
+    for (migrated_source, after) in
+        [(MigratedSource::Remove, None), (MigratedSource::MarkMigrated, Some("MIGRATED"))]
+    {
+        let mut state = world_with(|w| {
+            w.options.source_keeps_until_registered = true;
+            w.options.migrated_source = migrated_source;
+        });
+        let id = migrate(&mut state, DEST, "6315550102");
+        let source = listed(&state, SOURCE, &at(0));
+        assert!(source.contains(&(ORDERS_SOURCE_NODE.to_owned(), "CONNECTED".to_owned())), "{source:?}");
+        assert_eq!(node(&state, ORDERS_SOURCE_NODE, &at(0)).unwrap()["status"], "CONNECTED");
+        assert_eq!(state.number(ORDERS_SOURCE_NODE, t0()).unwrap().migrated_to.as_deref(), Some(id.as_str()));
+
+        // A failed register changes nothing.
+        let acme = caller(&state, ACME);
+        state.register(&acme, &id, Some("whatsapp"), Some("12"), t0()).unwrap_err();
+        assert_eq!(node(&state, ORDERS_SOURCE_NODE, &at(0)).unwrap()["status"], "CONNECTED");
+
+        register(&mut state, &id, t0()).unwrap();
+        let status = listed(&state, SOURCE, &at(0))
+            .into_iter()
+            .find(|(n, _)| n == ORDERS_SOURCE_NODE)
+            .map(|(_, status)| status);
+        assert_eq!(status.as_deref(), after, "{migrated_source:?}");
+    }
+}
+
+#[test]
+fn by_default_the_source_lets_the_number_go_at_verification() {
+    let mut state = state();
+    assert!(!state.behaviour().source_keeps_until_registered);
+    migrate(&mut state, DEST, "6315550102");
+    assert!(!listed(&state, SOURCE, &at(0)).iter().any(|(n, _)| n == ORDERS_SOURCE_NODE));
+    let patch = OptionsPatch {
+        source_keeps_until_registered: Some(true),
+        migrated_source: Some(MigratedSource::MarkMigrated),
+        ..OptionsPatch::default()
+    };
+    let behaviour = state.patch_options(&patch).unwrap();
+    assert!(behaviour.source_keeps_until_registered);
+    assert_eq!(behaviour.migrated_source, MigratedSource::MarkMigrated);
+    migrate(&mut state, DEST, "6315550101");
+    assert!(listed(&state, SOURCE, &at(0)).contains(&("106540352242922".to_owned(), "CONNECTED".to_owned())));
 }
