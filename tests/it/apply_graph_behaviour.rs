@@ -1,7 +1,9 @@
-//! `wamig apply` against a sandbox switched to Graph behaviours Meta does not document (or
-//! documents loosely) but real integrations meet: reads that lag writes, ... Each runs the real
-//! binary and counts the writes the sandbox received: none may be repeated because Graph
-//! behaved unexpectedly.
+//! `wamig plan` and `wamig apply` against a sandbox switched to Graph behaviours Meta does not
+//! document (or documents loosely) but real integrations meet: reads that lag writes, a migrated
+//! node that says VERIFIED before any code, WABA fields refused to the app, WABAs run on behalf
+//! of a client, definite refusals of writes, and a source that keeps the number until the
+//! destination registers it; then all of them at once. Each runs the real binary and counts the
+//! writes the sandbox received: none may be repeated because Graph behaved unexpectedly.
 
 use std::time::Duration;
 
@@ -277,4 +279,70 @@ fn a_source_keeping_the_number_is_reported_as_the_source_read_shows_it() {
         "{}",
         transcript(&output)
     );
+}
+
+/// The "done when": every behaviour at once, and each write refused once on top.
+#[test]
+fn with_every_behaviour_on_the_number_still_migrates_and_each_refusal_ends_its_run_clearly() {
+    let mut text = partner_owned_source(true);
+    for (from, to) in [
+        ("read_lag: 0s", "read_lag: 300ms"),
+        ("verified_on_migration: false", "verified_on_migration: true"),
+        ("source_keeps_until_registered: false", "source_keeps_until_registered: true"),
+    ] {
+        text = text.replace(from, to);
+    }
+    let rig = Rig::with_world(&text, &manifest(&[ORDERS]));
+    refuse_fields(&rig, 200);
+    refuse(
+        &rig,
+        vec![
+            refusal(WriteOperation::InitiateMigration, 200_000, CANNOT_ADD, Some(1)),
+            refusal(WriteOperation::RequestCode, 100, "(#100) Invalid parameter", Some(1)),
+            refusal(WriteOperation::VerifyCode, 100, "(#100) Invalid parameter", Some(1)),
+            refusal(WriteOperation::Register, 100, "(#100) Invalid parameter", Some(1)),
+        ],
+    );
+    let args = straight_through(&rig, &["--confirm-backoff", "100ms,200ms,400ms,800ms"]);
+    let mut before = write_counts(&rig);
+    let mut runs = Vec::new();
+    loop {
+        let output = run(&rig, &args);
+        let after = write_counts(&rig);
+        assert!(after[0] - before[0] <= 1, "one migration POST per run: {}", transcript(&output));
+        assert!(after[1] - before[1] <= 1, "one code request per run: {}", transcript(&output));
+        before = after;
+        let code = output.status.code();
+        runs.push(output);
+        let output = runs.last().unwrap();
+        match code {
+            Some(0) => break,
+            // A refusal ends its run with the error and a hint, never a retry.
+            Some(1) => {
+                let out = stdout(output);
+                assert!(
+                    out.contains("error: +16315550102: POST") && out.contains("\nhint: "),
+                    "{}",
+                    transcript(output)
+                );
+            }
+            _ => panic!("unexpected end of a run: {}", transcript(output)),
+        }
+        assert!(runs.len() < 8, "apply did not converge: {}", transcript(output));
+    }
+    assert_eq!(runs.len(), 5, "four refusals, one run each, then the migration ends");
+
+    let requests = rig.sandbox.requests();
+    let sent = |suffix: &str| {
+        requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with(suffix) && r.fault.is_none())
+            .count()
+    };
+    assert_eq!(sent("/request_code"), 1, "one code sent, within one cooldown");
+    assert!(posts(&rig, "/register") <= 2, "{:?}", write_counts(&rig));
+    let nodes = rig.sandbox.numbers_for_phone(ORDERS);
+    let destination = nodes.iter().find(|n| n.waba_id == DESTINATION_WABA).unwrap();
+    assert_eq!(destination.status, wamig::sandbox::NumberStatus::Connected);
+    assert!(!nodes.iter().any(|n| n.waba_id == SOURCE_WABA && n.exists), "the source let it go");
 }

@@ -660,5 +660,5 @@ fn template_bodies_with_variables_carry_examples() {
     assert_eq!(many["example"]["body_text"][0].as_array().unwrap().len(), 100);
 }
 
-/// Graph behaviours beyond its documentation (read lag, ...), switched on per test.
+/// Graph behaviours beyond its documentation (read lag, refused fields, ...), switched on per test.
 mod behaviour;

@@ -1,5 +1,7 @@
 //! The sandbox's Graph behaviours beyond the documentation over HTTP, switched on through the
-//! admin API as a rehearsal against a separate sandbox process would: read lag, ...
+//! admin API as a rehearsal against a separate sandbox process would: read lag, verified on
+//! migration, fields refused to a token, on-behalf-of ownership, injected refusals, and a source
+//! that keeps the number until the destination registers it.
 
 use super::*;
 

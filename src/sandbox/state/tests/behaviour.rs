@@ -1,5 +1,7 @@
 //! The sandbox's Graph behaviours beyond the documentation, each switched on in a world of its
-//! own: read lag after writes, ...
+//! own: read lag after writes, verified on migration, fields refused to a token, on-behalf-of
+//! ownership, and a source that keeps the number until the destination registers it (injected
+//! refusals are faults, tested in `faults.rs` and over HTTP).
 
 use serde_json::Value;
 
