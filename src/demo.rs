@@ -268,7 +268,7 @@ async fn apply(
     let timing = Timing {
         poll_interval: Duration::from_millis(50),
         register_backoff: vec![Duration::from_secs(1), Duration::from_secs(1)],
-        max_retry_wait: Duration::from_secs(2),
+        max_wait: Duration::from_secs(2),
         retry_base: Duration::from_secs(1),
         confirm_backoff: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
     };

@@ -192,6 +192,15 @@ graph_enum!(
 );
 
 graph_enum!(
+    /// `can_send_message` of a phone number's `health_status`.
+    CanSendMessage {
+        Available => "AVAILABLE",
+        Limited => "LIMITED",
+        Blocked => "BLOCKED",
+    }
+);
+
+graph_enum!(
     /// `throughput.level`.
     ThroughputLevel {
         Standard => "STANDARD",

@@ -3,6 +3,7 @@
 //! every branch of the engine (each answer Meta may give) is tested without a network. Nothing
 //! here decides anything.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::graph::{GraphClient, GraphError, MessageTemplate, PhoneNumber};
@@ -39,6 +40,12 @@ pub trait MigrationCalls: Send + Sync + 'static {
 
     fn phone_numbers(&self, waba: &str) -> impl Future<Output = Result<Vec<PhoneNumber>, GraphError>> + Send;
 
+    /// Several numbers' nodes by id, in as few requests as Graph allows (50 ids a request).
+    fn phone_numbers_by_id(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, PhoneNumber>, GraphError>> + Send;
+
     fn message_templates(
         &self,
         waba: &str,
@@ -46,6 +53,9 @@ pub trait MigrationCalls: Send + Sync + 'static {
 
     /// HTTP requests made so far, for the closing summary.
     fn request_count(&self) -> u64;
+
+    /// The share (percent) of `waba`'s hourly Graph budget used, as Meta last reported it.
+    fn budget_used(&self, waba: &str) -> Option<u64>;
 }
 
 impl MigrationCalls for GraphClient {
@@ -83,11 +93,19 @@ impl MigrationCalls for GraphClient {
         GraphClient::phone_numbers(self, waba).await
     }
 
+    async fn phone_numbers_by_id(&self, ids: &[String]) -> Result<BTreeMap<String, PhoneNumber>, GraphError> {
+        GraphClient::phone_numbers_by_id(self, ids).await
+    }
+
     async fn message_templates(&self, waba: &str) -> Result<Vec<MessageTemplate>, GraphError> {
         GraphClient::message_templates(self, waba).await
     }
 
     fn request_count(&self) -> u64 {
         GraphClient::request_count(self)
+    }
+
+    fn budget_used(&self, waba: &str) -> Option<u64> {
+        self.usage().for_object(waba).iter().map(|entry| entry.max_percent()).max()
     }
 }

@@ -1,12 +1,13 @@
 //! Owns the execution of one number: a loop that classifies where the number stands
 //! (`crate::migration`, from the last known node and the journal), performs the one write that
 //! comes next, records its answer in the journal (saved at once) and goes round again. A write
-//! Graph answered with success is believed without reading it back; reads happen where an answer
-//! cannot tell (an outcome lost in transport, a refusal that says the state is other than
-//! believed) and once at the end, to confirm and report. A definite refusal stops the number;
-//! nothing is repeated because a read lags. It returns an outcome value (done, awaiting a code,
-//! confirming, failed, interrupted); it prints nothing but log events, and never a secret. The
-//! writes themselves are in `steps`, the closing read in `finish`.
+//! Graph answered with success is believed without reading it back; reads happen only where an
+//! answer cannot tell (an outcome lost in transport, a refusal that says the state is other than
+//! believed). A definite refusal stops the number; nothing is repeated because a read lags. Every
+//! call waits for its WABA's Graph budget first (`budget`). It returns an outcome value (awaiting
+//! a code, failed, paused, interrupted) or hands the number to `settle` once its writes are all
+//! made; it prints nothing but log events, and never a secret. The writes themselves are in
+//! `steps`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::budget::{Admission, Budgets};
 use super::calls::MigrationCalls;
 use super::codes::{self, CodeLookup, CodeSource};
 use super::progress::{Progress, RowState};
@@ -69,8 +71,9 @@ pub struct Timing {
     pub poll_interval: Duration,
     /// Waits between register retries while Meta still provisions the display name (2388001).
     pub register_backoff: Vec<Duration>,
-    /// The longest wait for throttling or maintenance before a number gives up for this run.
-    pub max_retry_wait: Duration,
+    /// The longest wait for a WABA's Graph budget, throttling or maintenance before a number
+    /// stops for this run (`--max-wait`).
+    pub max_wait: Duration,
     /// The first wait before a step is tried again after throttling, maintenance or a lost
     /// answer, when Graph does not say how long; it doubles with each retry.
     pub retry_base: Duration,
@@ -88,7 +91,7 @@ impl Default for Timing {
                 Duration::from_secs(60),
                 Duration::from_secs(120),
             ],
-            max_retry_wait: Duration::from_secs(300),
+            max_wait: Duration::from_secs(15 * 60),
             retry_base: Duration::from_secs(2),
             confirm_backoff: [1, 2, 4, 8, 15].into_iter().map(Duration::from_secs).collect(),
         }
@@ -118,6 +121,8 @@ pub struct Shared<G> {
     pub waiting: Mutex<Vec<String>>,
     /// The live view on a terminal; `None` means plain log lines only.
     pub progress: Option<Arc<Progress>>,
+    /// Each WABA's Graph budget.
+    pub budgets: Budgets,
 }
 
 /// Errors that stop the whole apply, not only one number.
@@ -225,19 +230,33 @@ pub(super) struct Run<'a, G> {
 /// What one step did: go round again, or stop with an outcome.
 pub(super) type StepResult = Result<Option<NumberOutcome>, EngineError>;
 
-/// Runs one number to its end for this run.
-pub async fn run_number<G: MigrationCalls>(
-    shared: &Shared<G>,
-    number: &DesiredNumber,
-    plan: &NumberPlan,
-) -> Result<NumberOutcome, EngineError> {
-    // The plan's observation is the first read.
-    let view = shared
+/// How a number's run through the engine ended.
+#[derive(Debug, Clone)]
+pub enum RunEnd {
+    /// The number stopped for this run.
+    Outcome(NumberOutcome),
+    /// Every write is made: the number waits for the closing read that confirms and reports it,
+    /// made for all such numbers together.
+    Settle { done: Vec<Step>, skipped: Vec<Step> },
+}
+
+/// The number's node as the plan observed it in the destination, the engine's first read.
+pub fn observed_view<G>(shared: &Shared<G>, number: &DesiredNumber) -> Option<NumberView> {
+    shared
         .snapshot
         .waba(&number.destination_waba)
         .and_then(|waba| waba.number(number.phone.digits()))
         .filter(|n| !n.is_migrated_away())
-        .cloned();
+        .cloned()
+}
+
+/// Runs one number to its end for this run, starting from `view`, the last read of its node.
+pub async fn run_number<G: MigrationCalls>(
+    shared: &Shared<G>,
+    number: &DesiredNumber,
+    plan: &NumberPlan,
+    view: Option<NumberView>,
+) -> Result<RunEnd, EngineError> {
     let mut run = Run {
         shared,
         number,
@@ -287,7 +306,8 @@ impl<G: MigrationCalls> Run<'_, G> {
     }
 
     /// Throttling, maintenance, a lost answer: wait as Graph asks (bounded). `false` when the
-    /// step should give up.
+    /// step should give up. Throttling is the WABA's, not the number's: the wait is left to
+    /// the WABA's budget, which every number on it asks before its next call.
     pub async fn wait_to_retry(&mut self, step: Step, error: &GraphError) -> bool {
         let tries = self.step_retries.entry(step).or_insert(0);
         *tries += 1;
@@ -296,7 +316,23 @@ impl<G: MigrationCalls> Run<'_, G> {
         }
         let backoff = self.shared.timing.retry_base.saturating_mul(2u32.saturating_pow(*tries - 1));
         let wait = error.retry_after().unwrap_or(backoff);
-        if wait > self.shared.timing.max_retry_wait {
+        if error.class() == ErrorClass::Throttled {
+            self.shared.budgets.throttled(&self.number.destination_waba, wait, Instant::now());
+            self.shared.event(
+                Level::Warn,
+                "retry",
+                self.number,
+                &format!(
+                    "Meta throttled WABA {} ({}); no call on it for {}",
+                    self.number.destination_waba,
+                    step.as_str(),
+                    crate::duration::display(wait)
+                ),
+                json!({"step": step.as_str(), "class": error.class().name(), "wait_ms": wait.as_millis() as u64}),
+            );
+            return true;
+        }
+        if wait > self.shared.timing.max_wait {
             return false;
         }
         self.shared.event(
@@ -362,6 +398,9 @@ impl<G: MigrationCalls> Run<'_, G> {
         let waits = self.shared.timing.confirm_backoff.clone();
         let mut waits = waits.into_iter();
         loop {
+            if self.admit().await.is_some() {
+                return Ok((self.view.clone(), false));
+            }
             let read = self.read_node().await?;
             if shows(read.as_ref()) {
                 return Ok((read, true));
@@ -384,7 +423,7 @@ impl<G: MigrationCalls> Run<'_, G> {
         }
     }
 
-    async fn go(&mut self) -> Result<NumberOutcome, EngineError> {
+    async fn go(&mut self) -> Result<RunEnd, EngineError> {
         let shared = self.shared;
         if let Some(id) = self.view.as_ref().map(|n| n.id.clone()) {
             shared.record(self.number, |r| {
@@ -395,7 +434,7 @@ impl<G: MigrationCalls> Run<'_, G> {
         }
         for _ in 0..MAX_ROUNDS {
             if shared.cancel.is_cancelled() {
-                return Ok(self.interrupted());
+                return Ok(RunEnd::Outcome(self.interrupted()));
             }
             let record = shared.current(self.number);
             let now = Timestamp::now();
@@ -412,14 +451,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {
-                        return Ok(self.failed(
-                            Step::VerifyCode,
-                            format!("the verification code in {source} is not valid: {problem}"),
-                            format!(
-                                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
-                                self.number.code_method.channel()
-                            ),
-                        ));
+                        return Ok(RunEnd::Outcome(self.invalid_code(&source, &problem)));
                     }
                     CodeLookup::Missing => {}
                 }
@@ -437,6 +469,10 @@ impl<G: MigrationCalls> Run<'_, G> {
                 },
             );
             let id = position.stage.node_id().unwrap_or_default().to_owned();
+            let writes = matches!(next, Next::Initiate | Next::RequestCode | Next::Verify | Next::Register);
+            if writes && let Some(paused) = self.admit().await {
+                return Ok(RunEnd::Outcome(paused));
+            }
             let stop = match next {
                 Next::Initiate => self.initiate().await?,
                 Next::RequestCode => self.request_code(&id).await?,
@@ -459,7 +495,9 @@ impl<G: MigrationCalls> Run<'_, G> {
                         after.strftime("%H:%M")
                     ),
                 )),
-                Next::VerifyTemplates => self.finish().await?,
+                Next::VerifyTemplates => {
+                    return Ok(RunEnd::Settle { done: self.done.clone(), skipped: self.skipped() });
+                }
                 Next::Done => Some(NumberOutcome::Done {
                     report: Default::default(),
                     done: self.done.clone(),
@@ -467,18 +505,45 @@ impl<G: MigrationCalls> Run<'_, G> {
                 }),
             };
             if let Some(outcome) = stop {
-                return Ok(outcome);
+                return Ok(RunEnd::Outcome(outcome));
             }
         }
         let record = shared.current(self.number);
         let position = migration::classify(self.view.as_ref(), Some(&record), Timestamp::now());
         let step =
             position.remaining_steps(self.number.register).first().copied().unwrap_or(Step::VerifyTemplates);
-        Ok(self.failed(
+        Ok(RunEnd::Outcome(self.failed(
             step,
             format!("{} did not reach the expected state after {MAX_ROUNDS} rounds", self.number.phone),
             "the live state is not changing as Graph reported; check the number in WhatsApp Manager and run wamig apply again".into(),
-        ))
+        )))
+    }
+
+    /// Waits until the destination WABA's Graph budget allows a call; `Some` when it does not
+    /// within `--max-wait` (the number pauses) or Ctrl-C came meanwhile.
+    pub async fn admit(&self) -> Option<NumberOutcome> {
+        let shared = self.shared;
+        let waba = &self.number.destination_waba;
+        match shared.budgets.admit(waba, shared.calls.budget_used(waba), Instant::now()) {
+            Admission::Now => None,
+            Admission::After(wait) => {
+                if wait >= Duration::from_secs(1) {
+                    shared.event(
+                        Level::Info,
+                        "budget_wait",
+                        self.number,
+                        &format!("waiting {} for WABA {waba}'s Graph budget", crate::duration::display(wait)),
+                        json!({"waba": waba, "wait_ms": wait.as_millis() as u64}),
+                    );
+                }
+                (!shared.cancel.sleep(wait).await).then(|| self.interrupted())
+            }
+            Admission::Pause(pause) => Some(NumberOutcome::BudgetPaused {
+                waba: pause.waba,
+                until: pause.until,
+                done: self.done.clone(),
+            }),
+        }
     }
 
     /// Steps the plan listed that this run found already done in the live state.
@@ -490,12 +555,13 @@ impl<G: MigrationCalls> Run<'_, G> {
     async fn await_code(&mut self, requested_at: Timestamp, record: &NumberRecord) -> Option<NumberOutcome> {
         self.announce_wait(requested_at, record);
         match self.wait_for_code(requested_at).await {
-            Some(found) => {
-                self.code = Some(found);
+            Some(CodeLookup::Found { code, source }) => {
+                self.code = Some((code, source));
                 None
             }
-            None if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
-            None => {
+            Some(CodeLookup::Invalid { source, problem }) => Some(self.invalid_code(&source, &problem)),
+            _ if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
+            _ => {
                 let method = record.last_code_request.as_ref().map_or(self.number.code_method, |r| r.method);
                 Some(NumberOutcome::AwaitingCode {
                     requested_at,
@@ -546,8 +612,22 @@ impl<G: MigrationCalls> Run<'_, G> {
         );
     }
 
+    /// A code given in a form no verify call may be made with: an input error for this number.
+    fn invalid_code(&self, source: &CodeSource, problem: &str) -> NumberOutcome {
+        self.failed(
+            Step::VerifyCode,
+            format!("the verification code in {source} is not valid: {problem}"),
+            format!(
+                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
+                self.number.code_method.channel()
+            ),
+        )
+    }
+
     /// Polls the codes directory until `--wait-for-codes` runs out, or asks on the terminal.
-    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<(Secret, CodeSource)> {
+    /// Gives back the code found, or an invalid one that stayed invalid (an input error), or
+    /// `None` when the wait ended without either.
+    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<CodeLookup> {
         let shared = self.shared;
         if shared.prompt {
             let _turn = shared.prompt_lock.lock().await;
@@ -562,7 +642,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 let answer =
                     tokio::task::spawn_blocking(move || codes::prompt_hidden(&asked)).await.ok()??;
                 match codes::six_digits(answer.expose()) {
-                    Ok(code) => return Some((code, CodeSource::Prompt)),
+                    Ok(code) => return Some(CodeLookup::Found { code, source: CodeSource::Prompt }),
                     Err(problem) => shared
                         .ui
                         .warn("code_invalid", &format!("that code is not valid: {problem}; try again")),
@@ -591,13 +671,18 @@ impl<G: MigrationCalls> Run<'_, G> {
                 },
             );
         }
+        let mut seen_invalid = false;
         let found = loop {
+            let ended = Instant::now() >= deadline;
             match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
-                CodeLookup::Found { code, source } => break Some((code, source)),
-                // An invalid file may be mid-write; the next look decides.
-                CodeLookup::Invalid { .. } | CodeLookup::Missing => {}
+                found @ CodeLookup::Found { .. } => break Some(found),
+                // A file may be caught mid-write: invalid on two looks in a row (or when the
+                // wait ends) it is what the user gave, an input error rather than a silent skip.
+                invalid @ CodeLookup::Invalid { .. } if seen_invalid || ended => break Some(invalid),
+                CodeLookup::Invalid { .. } => seen_invalid = true,
+                CodeLookup::Missing => seen_invalid = false,
             }
-            if Instant::now() >= deadline || !shared.cancel.sleep(shared.timing.poll_interval).await {
+            if ended || !shared.cancel.sleep(shared.timing.poll_interval).await {
                 break None;
             }
         };

@@ -2,11 +2,15 @@
 //! the one migration state machine (`crate::migration`) from the believed node state and the
 //! journal; code sources; pauses returned as values.
 
+pub mod budget;
 pub mod calls;
 pub mod codes;
 pub mod engine;
-mod finish;
+pub mod execute;
+pub mod prepare;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod settle;
+pub mod signals;
 mod steps;

@@ -41,6 +41,12 @@ pub enum NumberOutcome {
         step: Step,
         done: Vec<Step>,
     },
+    /// The destination WABA's Graph budget does not come back within `--max-wait`.
+    BudgetPaused {
+        waba: String,
+        until: Timestamp,
+        done: Vec<Step>,
+    },
     Interrupted {
         done: Vec<Step>,
     },
@@ -53,6 +59,7 @@ impl NumberOutcome {
             NumberOutcome::AwaitingCode { .. } => "waiting",
             NumberOutcome::Failed { .. } => "failed",
             NumberOutcome::Confirming { .. } => "confirming",
+            NumberOutcome::BudgetPaused { .. } => "budget",
             NumberOutcome::Interrupted { .. } => "interrupted",
         }
     }
@@ -63,6 +70,7 @@ impl NumberOutcome {
             | NumberOutcome::AwaitingCode { done, .. }
             | NumberOutcome::Failed { done, .. }
             | NumberOutcome::Confirming { done, .. }
+            | NumberOutcome::BudgetPaused { done, .. }
             | NumberOutcome::Interrupted { done } => done,
         }
     }
@@ -172,6 +180,7 @@ pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], 
             NumberOutcome::AwaitingCode { .. } => styles.warning.paint(format!("{:<11}", "waiting")),
             NumberOutcome::Failed { .. } => styles.error.paint(format!("{:<11}", "failed")),
             NumberOutcome::Confirming { .. } => styles.warning.paint(format!("{:<11}", "confirming")),
+            NumberOutcome::BudgetPaused { .. } => styles.warning.paint(format!("{:<11}", "paused")),
             NumberOutcome::Interrupted { .. } => styles.warning.paint(format!("{:<11}", "interrupted")),
         };
         let detail = match outcome {
@@ -180,6 +189,10 @@ pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], 
                 format!("code sent by {} at {} UTC", method.channel(), requested_at.strftime("%H:%M"))
             }
             NumberOutcome::Failed { step, .. } => format!("{} failed (below)", step.as_str()),
+            NumberOutcome::BudgetPaused { waba, until, .. } => format!(
+                "WABA {waba}'s Graph budget is spent until {} UTC; run wamig apply again after that (progress saved)",
+                until.strftime("%H:%M")
+            ),
             NumberOutcome::Confirming { step, .. } => format!(
                 "Graph accepted {} but does not show it yet; run wamig apply again in a few minutes (it is not repeated)",
                 step.as_str()
@@ -212,6 +225,8 @@ pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], 
     }
     for (phone, outcome) in outcomes {
         if let NumberOutcome::Failed { message, hint, .. } = outcome {
+            // Messages can quote Graph's own text: escaped, as every value from outside is.
+            let (message, hint) = (crate::text::escape_lines(message), crate::text::escape_lines(hint));
             let _ = writeln!(out, "\n{}: {phone}: {message}", styles.error.paint("error"));
             let _ = writeln!(out, "{}: {hint}", styles.hint.paint("hint"));
         }

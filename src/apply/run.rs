@@ -1,25 +1,30 @@
-//! Owns one `wamig apply` from start to end: lock the journal (before any API call), observe,
-//! plan (or check a saved plan), show the plan, check everything needed before the first write
-//! (targets, PINs, `--max-migrations`), confirm, run the numbers in parallel, and report. Ctrl-C
-//! lets the calls in flight finish, saves the journal and ends with 130.
+//! Owns one `wamig apply` from start to end, as named stages: lock the journal (before any API
+//! call), observe and plan (or check a saved plan), show the plan, prepare (everything the writes
+//! need, checked before the first), confirm, execute the numbers in parallel, settle those whose
+//! writes are made (one closing read, reports from reads shared per WABA), and finish (summary,
+//! hand-off, the exit status from the outcomes' types). Ctrl-C or SIGTERM lets the calls in
+//! flight finish, saves the journal and ends with 130 or 143 (`apply::signals`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::codes;
-use super::engine::{self, Cancel, Env, Shared, Timing};
-use super::progress::{Progress, RowState};
+use super::budget::{Budgets, HOURLY_CALLS, HOURLY_CALLS_ACTIVE};
+use super::engine::{Env, Shared, Timing};
+use super::execute::{self, Execution};
+use super::prepare::{self, Prepared};
+use super::progress::Progress;
 use super::report::{self, NumberOutcome};
-use crate::diag::Diagnostic;
+use super::signals::Signals;
 use crate::graph::GraphClient;
 use crate::journal::Journal;
 use crate::journal::lock::JournalLock;
 use crate::manifest::{LoadedManifest, PhoneNumber};
-use crate::plan::{Action, Step};
+use crate::observe::Snapshot;
+use crate::plan::Plan;
 use crate::ui::{Level, Ui};
 use crate::{Error, ExitStatus};
 
@@ -43,16 +48,35 @@ pub async fn run(
     options: ApplyOptions,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
-    let desired = &manifest.desired;
-    for target in &options.targets {
-        if !desired.numbers.iter().any(|n| n.phone == *target) {
-            return Err(Error::usage(
-                format!("--target {target} is not in the manifest {}", manifest.path.display()),
-                "give numbers listed in the manifest (any formatting of them works)",
-            ));
-        }
+    prepare::check_targets(&manifest.desired, &options.targets, &manifest.path)?;
+    let lock = lock(&options, ui)?;
+    let journal = Journal::load(&options.state_path)?;
+    let (snapshot, plan) = observe_and_plan(manifest, &client, &journal, &options, ui).await?;
+    show_plan(&plan, ui);
+
+    let prepared =
+        prepare::prepare(&plan, &manifest.desired, &options.targets, options.max_migrations, &*options.env)?;
+    if prepared.work.is_empty() {
+        ui.out(&report::render_summary(&[], &prepared.blocked, &ui.styles));
+        ui.out("\nNothing to do.\n");
+        summary_event(ui, &[], prepared.blocked.len(), client.request_count());
+        return Ok(prepared.blocked_status());
     }
 
+    // Listening from here on: a Ctrl-C or SIGTERM at the question or during the run is seen by
+    // wamig, never by the default handler that would end the process with the lock held.
+    let mut signals = Signals::listen();
+    if let Some(status) = confirm(&options, ui, &mut signals).await? {
+        return Ok(status);
+    }
+
+    let shared = Arc::new(shared(client, journal, snapshot, &prepared, &options, ui));
+    let Execution { outcomes, fatal } = execute::execute(shared.clone(), &prepared, &options, signals).await;
+    drop(lock);
+    finish(&shared, &prepared, outcomes, fatal, &options, ui)
+}
+
+fn lock(options: &ApplyOptions, ui: &Ui) -> Result<JournalLock, Error> {
     let lock = JournalLock::acquire(&options.state_path, "wamig apply")?;
     if let Some(previous) = &lock.taken_over_from {
         ui.warn(
@@ -60,11 +84,19 @@ pub async fn run(
             &format!("took over the journal lock left by {previous}, which is no longer running"),
         );
     }
-    let journal = Journal::load(&options.state_path)?;
+    Ok(lock)
+}
 
-    let snapshot = crate::observe::observe(&client, desired, ui).await?;
+async fn observe_and_plan(
+    manifest: &LoadedManifest,
+    client: &GraphClient,
+    journal: &Journal,
+    options: &ApplyOptions,
+    ui: &Ui,
+) -> Result<(Snapshot, Plan), Error> {
+    let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let now = jiff::Timestamp::now();
-    let plan = crate::plan::planner::plan(desired, &manifest.digest, &snapshot, &journal, now);
+    let plan = crate::plan::planner::plan(&manifest.desired, &manifest.digest, &snapshot, journal, now);
     if let Some(path) = &options.plan_file {
         let saved = crate::planfile::load(path)?;
         crate::planfile::check_fresh(&saved, path, &manifest.digest, &snapshot.digest(), now)?;
@@ -73,250 +105,161 @@ pub async fn run(
             &format!("applying the saved plan {} (digest {})", path.display(), &saved.digest[..12]),
         );
     }
-    ui.out(&crate::plan::render::text(&plan, &ui.styles));
+    Ok((snapshot, plan))
+}
+
+fn show_plan(plan: &Plan, ui: &Ui) {
+    ui.out(&crate::plan::render::text(plan, &ui.styles));
     ui.machine_event(
         Level::Info,
         "plan_ready",
         "plan ready",
         json!({"summary": plan.summary, "digest": plan.digest}),
     );
+}
 
-    let targeted =
-        |phone: &str| options.targets.is_empty() || options.targets.iter().any(|t| t.e164() == phone);
-    let work: Vec<_> = plan
-        .numbers
-        .iter()
-        .filter(|n| matches!(n.action, Action::Migrate | Action::Resume) && targeted(&n.phone))
-        .collect();
-    let blocked: Vec<String> = plan
-        .numbers
-        .iter()
-        .filter(|n| n.action == Action::Blocked && targeted(&n.phone))
-        .map(|n| n.phone.clone())
-        .collect();
-    let blocked_status = if blocked.is_empty() { ExitStatus::Success } else { ExitStatus::Blocked };
-    if work.is_empty() {
-        ui.out(&report::render_summary(&[], &blocked, &ui.styles));
-        ui.out("\nNothing to do.\n");
-        summary_event(ui, &[], blocked.len(), client.request_count());
-        return Ok(blocked_status);
+/// Asks for "yes" on a terminal unless `--auto-approve`. `Some` is the exit status of a run that
+/// stops here, with nothing done.
+async fn confirm(
+    options: &ApplyOptions,
+    ui: &Ui,
+    signals: &mut Signals,
+) -> Result<Option<ExitStatus>, Error> {
+    if options.auto_approve {
+        return Ok(None);
     }
-
-    // Everything the writes will need is checked before the first one.
-    let migrations = work.iter().filter(|n| n.action == Action::Migrate).count();
-    if let Some(limit) = options.max_migrations
-        && migrations > limit
-    {
+    if !ui.stdin_is_terminal {
         return Err(Error::usage(
-            format!(
-                "this apply would start {migrations} new migrations, more than --max-migrations {limit}; nothing was done"
-            ),
-            "raise --max-migrations, or narrow the run with --target PHONE",
+            "apply changes live phone numbers and needs a confirmation, but stdin is not a terminal",
+            "review the plan, then run `wamig apply --auto-approve` (in CI, after the plan was approved)",
         ));
     }
-    let mut pins = HashMap::new();
-    let mut problems = Vec::new();
-    for number_plan in &work {
-        let Some(number) = desired.numbers.iter().find(|n| n.phone.e164() == number_plan.phone) else {
-            continue;
-        };
-        if !number_plan.steps.contains(&Step::Register) {
-            continue;
-        }
-        let Some(reference) = &number.pin else {
-            problems.push(
-                Diagnostic::new(format!("{} will be registered but has no PIN reference", number.phone))
-                    .with_hint("add `pin: { env: WAMIG_PIN }` to the manifest"),
-            );
-            continue;
-        };
-        match codes::resolve_pin(&number.phone, reference, &*options.env) {
-            Ok(pin) => {
-                pins.insert(number.phone.e164(), pin);
-            }
-            Err(error) => problems.extend(crate::diag::ToDiagnostics::diagnostics(&error)),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::Many(problems));
-    }
-
-    // Listening from here on: a Ctrl-C at the question or during the run is seen by wamig, never
-    // by the default handler that would end the process with the lock held.
-    let mut interrupts = Interrupts::listen();
-    if !options.auto_approve {
-        if !ui.stdin_is_terminal {
-            return Err(Error::usage(
-                "apply changes live phone numbers and needs a confirmation, but stdin is not a terminal",
-                "review the plan, then run `wamig apply --auto-approve` (in CI, after the plan was approved)",
-            ));
-        }
-        let confirmation = tokio::task::spawn_blocking(|| {
-            eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-            line
-        });
-        // Ctrl-C at the question is an answer too: nothing was done, and the journal lock is
-        // released on the way out instead of being left to the next run to take over.
-        let answer = tokio::select! {
-            answer = confirmation => answer.unwrap_or_default(),
-            () = interrupts.recv() => {
-                ui.err("\n");
-                ui.out("Apply cancelled; nothing was done.\n");
-                return Ok(ExitStatus::Interrupted);
-            }
-        };
-        if answer.trim() != "yes" {
-            ui.out("Apply cancelled; nothing was done.\n");
-            return Ok(ExitStatus::Error);
-        }
-    }
-
-    let cancel = Arc::new(Cancel::default());
-    let interrupt = {
-        let (cancel, ui) = (cancel.clone(), ui.clone());
-        tokio::spawn(async move {
-            interrupts.recv().await;
-            ui.warn("interrupted", "interrupted: finishing the calls in flight, then saving progress");
-            cancel.cancel();
-        })
-    };
-    let prompt = ui.stdin_is_terminal && !options.auto_approve && options.wait_for_codes.is_none();
-    // The live view needs the terminal to itself: not with JSON logs, `-q`, or code prompts.
-    let progress = (ui.stderr_is_terminal
-        && ui.log_format == crate::ui::LogFormat::Text
-        && ui.enabled(Level::Info)
-        && !prompt)
-        .then(|| Arc::new(Progress::new(ui.clone(), work.iter().map(|n| n.phone.clone()))));
-    let ticker = progress.clone().map(|progress| {
-        tokio::spawn(async move {
-            loop {
-                progress.redraw();
-                tokio::time::sleep(super::progress::TICK).await;
-            }
-        })
+    ui.err("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        line
     });
-    let shared = Arc::new(Shared {
+    // Ctrl-C at the question is an answer too: nothing was done, and the journal lock is
+    // released on the way out instead of being left to the next run to take over.
+    let answer = tokio::select! {
+        answer = answer => answer.unwrap_or_default(),
+        stop = signals.recv() => {
+            ui.err("\n");
+            ui.out("Apply cancelled; nothing was done.\n");
+            return Ok(Some(stop.exit_status()));
+        }
+    };
+    if answer.trim() != "yes" {
+        ui.out("Apply cancelled; nothing was done.\n");
+        return Ok(Some(ExitStatus::Error));
+    }
+    Ok(None)
+}
+
+fn shared(
+    client: GraphClient,
+    journal: Journal,
+    snapshot: Snapshot,
+    prepared: &Prepared,
+    options: &ApplyOptions,
+    ui: &Ui,
+) -> Shared<GraphClient> {
+    // A WABA with a registered number has Meta's larger budget.
+    let hourly: HashMap<String, u64> = snapshot
+        .wabas
+        .iter()
+        .map(|(id, waba)| {
+            let active = waba.numbers.iter().flatten().any(crate::migration::is_registered);
+            (id.clone(), if active { HOURLY_CALLS_ACTIVE } else { HOURLY_CALLS })
+        })
+        .collect();
+    Shared {
         calls: client,
-        journal: Mutex::new(journal),
+        journal: std::sync::Mutex::new(journal),
         state_path: options.state_path.clone(),
         codes_dir: options.codes_dir.clone(),
         env: options.env.clone(),
         ui: ui.clone(),
-        cancel: cancel.clone(),
+        cancel: Arc::default(),
         wait_until: options.wait_for_codes.map(|d| Instant::now() + d),
-        prompt,
+        prompt: prompts(options, ui),
         prompt_lock: tokio::sync::Mutex::new(()),
         resend: options.resend_code,
+        budgets: Budgets::new(options.timing.max_wait, hourly),
         timing: options.timing.clone(),
         snapshot: Arc::new(snapshot),
-        pins,
-        waiting: Mutex::new(Vec::new()),
-        progress: progress.clone(),
-    });
-    let countdown = options.wait_for_codes.map(|total| tokio::spawn(countdown(shared.clone(), total)));
+        pins: prepared.pins.clone(),
+        waiting: std::sync::Mutex::new(Vec::new()),
+        progress: live_view(prepared, options, ui),
+    }
+}
 
-    let permits = Arc::new(tokio::sync::Semaphore::new(options.parallelism.max(1)));
-    let mut queue = work.iter().enumerate().filter_map(|(index, number_plan)| {
-        let number = desired.numbers.iter().find(|n| n.phone.e164() == number_plan.phone)?.clone();
-        Some((index, number, (*number_plan).clone()))
-    });
-    let mut next = queue.next();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut outcomes: Vec<(usize, String, NumberOutcome)> = Vec::new();
-    let mut fatal = None;
-    loop {
-        tokio::select! {
-            // A permit is taken before its task exists, so numbers start in manifest order (with
-            // --parallelism 1, strictly one after the other); finished tasks are collected
-            // meanwhile, so a fatal error stops the others at once.
-            permit = permits.clone().acquire_owned(), if next.is_some() => {
-                let (Ok(permit), Some((index, number, number_plan))) = (permit, next.take()) else { break };
-                next = queue.next();
-                let shared = shared.clone();
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let outcome = engine::run_number(&shared, &number, &number_plan).await;
-                    (index, number_plan.phone.clone(), outcome)
-                });
-            }
-            Some(joined) = tasks.join_next() => match joined {
-                Ok((index, phone, Ok(outcome))) => outcomes.push((index, phone, outcome)),
-                Ok((_, _, Err(error))) => {
-                    // The journal can no longer be written: stop every number now.
-                    cancel.cancel();
-                    fatal.get_or_insert(error);
-                }
-                Err(join_error) => {
-                    cancel.cancel();
-                    ui.event(
-                        Level::Error,
-                        "task_failed",
-                        &format!("a number's task ended abnormally: {join_error}"),
-                        json!({}),
-                    );
-                }
-            },
-            else => break,
-        }
-    }
-    interrupt.abort();
-    if let Some(countdown) = countdown {
-        countdown.abort();
-    }
-    if let Some(ticker) = ticker {
-        ticker.abort();
-    }
-    outcomes.sort_by_key(|(index, _, _)| *index);
-    if let Some(progress) = &progress {
-        for (_, phone, outcome) in &outcomes {
-            let state = match outcome {
-                NumberOutcome::Done { .. } => RowState::Done("migrated".to_owned()),
-                NumberOutcome::AwaitingCode { method, env_var, file, .. } => RowState::Waiting {
-                    what: format!("code sent by {}", method.channel()),
-                    hint: format!("export {env_var} or put it in {} (below)", file.display()),
-                    until: None,
-                },
-                NumberOutcome::Failed { step, .. } => {
-                    RowState::Failed(format!("{} failed (see below)", step.as_str()))
-                }
-                NumberOutcome::Confirming { step, .. } => {
-                    RowState::Failed(format!("{} accepted, not shown yet (see below)", step.as_str()))
-                }
-                NumberOutcome::Interrupted { .. } => RowState::Interrupted,
-            };
-            progress.set(phone, state);
-        }
-        progress.finish();
-    }
-    let outcomes: Vec<(String, NumberOutcome)> = outcomes.into_iter().map(|(_, p, o)| (p, o)).collect();
-    drop(lock);
+/// The live view needs the terminal to itself: not with JSON logs, `-q`, or code prompts.
+fn live_view(prepared: &Prepared, options: &ApplyOptions, ui: &Ui) -> Option<Arc<Progress>> {
+    (ui.stderr_is_terminal
+        && ui.log_format == crate::ui::LogFormat::Text
+        && ui.enabled(Level::Info)
+        && !prompts(options, ui))
+    .then(|| Arc::new(Progress::new(ui.clone(), prepared.work.iter().map(|(_, plan)| plan.phone.clone()))))
+}
 
-    ui.out(&report::render_summary(&outcomes, &blocked, &ui.styles));
+/// Codes are asked for on the terminal when a person is there to type them.
+pub(super) fn prompts(options: &ApplyOptions, ui: &Ui) -> bool {
+    ui.stdin_is_terminal && !options.auto_approve && options.wait_for_codes.is_none()
+}
+
+/// Prints the summary and hand-off, and maps the outcomes to the exit status.
+fn finish(
+    shared: &Shared<GraphClient>,
+    prepared: &Prepared,
+    outcomes: Vec<(String, NumberOutcome)>,
+    fatal: Option<super::engine::EngineError>,
+    options: &ApplyOptions,
+    ui: &Ui,
+) -> Result<ExitStatus, Error> {
+    ui.out(&report::render_summary(&outcomes, &prepared.blocked, &ui.styles));
     ui.out(&report::render_handoff(&outcomes, &options.state_path, &ui.styles));
-    summary_event(ui, &outcomes, blocked.len(), shared.calls.request_count());
-    let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
+    summary_event(
+        ui,
+        &outcomes,
+        prepared.blocked.len(),
+        crate::apply::calls::MigrationCalls::request_count(&shared.calls),
+    );
     if let Some(error) = fatal {
         return Err(match error {
-            engine::EngineError::Journal(error) => Error::Journal(error),
+            super::engine::EngineError::Journal(error) => Error::Journal(error),
         });
     }
-    let mut status = blocked_status;
-    if counts("waiting") > 0 || counts("confirming") > 0 {
-        status = status.combine(ExitStatus::Paused);
-    }
-    if counts("interrupted") > 0 || cancel.is_cancelled() {
+    Ok(super::signals::as_heard(exit_status(
+        prepared.blocked_status(),
+        &outcomes,
+        shared.cancel.is_cancelled(),
+    )))
+}
+
+/// The run's exit status: blocked numbers, then each outcome by its kind; an error outranks a
+/// pause, an interruption outranks both but an error.
+pub fn exit_status(blocked: ExitStatus, outcomes: &[(String, NumberOutcome)], cancelled: bool) -> ExitStatus {
+    let mut status = blocked;
+    if cancelled {
         status = status.combine(ExitStatus::Interrupted);
     }
-    if counts("failed") > 0 {
-        status = status.combine(ExitStatus::Error);
+    for (_, outcome) in outcomes {
+        status = status.combine(match outcome {
+            NumberOutcome::Done { .. } => ExitStatus::Success,
+            NumberOutcome::AwaitingCode { .. }
+            | NumberOutcome::Confirming { .. }
+            | NumberOutcome::BudgetPaused { .. } => ExitStatus::Paused,
+            NumberOutcome::Failed { .. } => ExitStatus::Error,
+            NumberOutcome::Interrupted { .. } => ExitStatus::Interrupted,
+        });
     }
-    Ok(status)
+    status
 }
 
 /// The closing counts for machine readers (people read the summary table on stdout).
-fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, requests: u64) {
+pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, requests: u64) {
     let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
     let numbers: Vec<_> = outcomes
         .iter()
@@ -330,6 +273,10 @@ fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, 
                 NumberOutcome::AwaitingCode { requested_at, env_var, file, .. } => {
                     json!({"requested_at": requested_at.to_string(), "env_var": env_var, "code_file": file})
                 }
+                NumberOutcome::Confirming { step, .. } => json!({"confirming_step": step.as_str()}),
+                NumberOutcome::BudgetPaused { waba, until, .. } => {
+                    json!({"waba": waba, "until": until.to_string()})
+                }
                 _ => json!({}),
             };
             if let (Some(entry), serde_json::Value::Object(more)) = (entry.as_object_mut(), more) {
@@ -342,93 +289,20 @@ fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, 
         Level::Info,
         "summary",
         &format!(
-            "apply finished: {} done, {} waiting for a code, {} failed, {} blocked, {} interrupted",
+            "apply finished: {} done, {} waiting for a code, {} confirming, {} paused for a WABA's budget, {} failed, {} blocked, {} interrupted",
             counts("done"),
             counts("waiting"),
+            counts("confirming"),
+            counts("budget"),
             counts("failed"),
             blocked,
             counts("interrupted")
         ),
         json!({
-            "done": counts("done"), "waiting": counts("waiting"), "failed": counts("failed"),
+            "done": counts("done"), "waiting": counts("waiting"), "confirming": counts("confirming"),
+            "budget": counts("budget"), "failed": counts("failed"),
             "blocked": blocked, "interrupted": counts("interrupted"),
             "requests": requests, "numbers": numbers,
         }),
     );
-}
-
-/// While `--wait-for-codes` runs without the live view: which numbers wait and how long is
-/// left, as a log line every 30 seconds (the live view shows the same on a terminal).
-async fn countdown(shared: Arc<Shared<GraphClient>>, total: Duration) {
-    if shared.progress.is_some() {
-        return;
-    }
-    let start = Instant::now();
-    let mut last_log: Option<Instant> = None;
-    loop {
-        // As often as the codes directory is polled, so the first line comes without delay.
-        let tick = shared.timing.poll_interval.clamp(Duration::from_millis(50), Duration::from_secs(1));
-        tokio::time::sleep(tick).await;
-        let waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if waiting.is_empty() {
-            continue;
-        }
-        let left = total.saturating_sub(start.elapsed());
-        if last_log.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
-            last_log = Some(Instant::now());
-            let line = format!(
-                "waiting for codes for {} ({} left; put each code in {}/<digits>)",
-                waiting.join(", "),
-                crate::duration::display_seconds(left),
-                shared.codes_dir.display()
-            );
-            shared.ui.event(
-                Level::Info,
-                "waiting_for_codes",
-                &line,
-                json!({"waiting": waiting, "seconds_left": left.as_secs(), "codes_dir": shared.codes_dir}),
-            );
-        }
-    }
-}
-
-/// Ctrl-C, heard from the moment this is made. On Unix the handler is installed at once; Tokio's
-/// portable `ctrl_c()` installs it only when first polled, which can be after a question was
-/// already on the screen.
-struct Interrupts {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Interrupts {
-    fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            Interrupts {
-                signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Interrupts {}
-        }
-    }
-
-    /// Resolves at the next Ctrl-C; never when no handler could be installed.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            let heard = match &mut self.signal {
-                Some(signal) => signal.recv().await.is_some(),
-                None => false,
-            };
-            if !heard {
-                std::future::pending::<()>().await;
-            }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }

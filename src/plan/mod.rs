@@ -2,6 +2,8 @@
 //! checks, and the plan's renderings. Nothing here performs I/O.
 
 mod checks;
+pub mod cost;
+pub mod drift;
 mod lines;
 pub mod model;
 pub mod planner;
@@ -9,9 +11,10 @@ pub mod render;
 pub mod templates;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
+pub use drift::{Drift, Severity};
 pub use model::{Action, Check, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast, Unmanaged};
 pub use planner::{exit_status, plan, plan_digest};

@@ -39,6 +39,9 @@ macro_rules! string_enum {
     };
 }
 
+mod health;
+pub use health::{CanSendMessage, Chain, HealthDef, render as render_health};
+
 string_enum!(
     /// `account_review_status` of a WABA.
     ReviewStatus {
@@ -439,6 +442,9 @@ pub struct NumberDef {
     /// The number is in maintenance: starting its migration fails with 2494100.
     #[serde(default)]
     pub maintenance: bool,
+    /// Whether it can send messages, and why not (`health_status`); absent: it can.
+    #[serde(default)]
+    pub health_status: Option<HealthDef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -550,7 +556,8 @@ pub fn digits_of(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-fn is_id(text: &str) -> bool {
+/// Digits, as Graph ids are (bounded, so a hostile world file cannot make them huge).
+pub(crate) fn is_id(text: &str) -> bool {
     !text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -561,7 +568,8 @@ impl World {
     }
 
     pub fn load(path: &Path) -> Result<World, SandboxError> {
-        let text = std::fs::read_to_string(path)
+        // Bounded like a manifest: a world is YAML a person wrote, never more than a few MiB.
+        let text = crate::files::read_text_bounded(path, 16 * 1024 * 1024, crate::files::Links::Follow)
             .map_err(|source| SandboxError::ReadWorld { path: path.to_owned(), source })?;
         Self::parse(&text, Some(path))
     }

@@ -1,13 +1,14 @@
 //! The engine's branches against a recording fake of the Graph calls: each answer Meta may give
 //! to each write, and what apply does next (which calls, which outcome, what the journal says).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
+use crate::apply::settle::{Settling, settle};
 use crate::graph::{MessageTemplate, Operation, PhoneNumber, RequestInfo};
 use crate::manifest::{PhoneNumber as Phone, SecretRef};
 use crate::observe::{Access, WabaView};
@@ -80,6 +81,12 @@ impl MigrationCalls for Arc<Fake> {
         next(&self.node_reads, node("VERIFIED", "CLOUD_API", "CONNECTED"))
     }
 
+    async fn phone_numbers_by_id(&self, ids: &[String]) -> Result<BTreeMap<String, PhoneNumber>, GraphError> {
+        self.log("read_node");
+        let node = next(&self.node_reads, node("VERIFIED", "CLOUD_API", "CONNECTED"))?;
+        Ok(ids.iter().filter(|id| *id == NODE).map(|id| (id.clone(), node.clone())).collect())
+    }
+
     async fn phone_numbers(&self, waba: &str) -> Result<Vec<PhoneNumber>, GraphError> {
         self.log(&format!("list {waba}"));
         Ok(Vec::new())
@@ -92,6 +99,10 @@ impl MigrationCalls for Arc<Fake> {
 
     fn request_count(&self) -> u64 {
         self.calls.lock().unwrap().len() as u64
+    }
+
+    fn budget_used(&self, _: &str) -> Option<u64> {
+        None
     }
 }
 
@@ -174,7 +185,7 @@ impl Bench {
             timing: Timing {
                 poll_interval: Duration::from_millis(1),
                 register_backoff: vec![Duration::from_millis(1)],
-                max_retry_wait: Duration::from_millis(50),
+                max_wait: Duration::from_millis(50),
                 retry_base: Duration::from_millis(1),
                 confirm_backoff: vec![Duration::from_millis(1); 3],
             },
@@ -182,6 +193,7 @@ impl Bench {
             pins: HashMap::from([(PHONE.to_owned(), Secret::new("123456"))]),
             waiting: Mutex::new(Vec::new()),
             progress: None,
+            budgets: crate::apply::budget::Budgets::new(Duration::from_millis(50), HashMap::new()),
         };
         let plan = NumberPlan {
             phone: PHONE.into(),
@@ -201,6 +213,7 @@ impl Bench {
             desired: Vec::new(),
             templates: None,
             notes: Vec::new(),
+            drift: Vec::new(),
             manifest_line: None,
         };
         Bench { _dir: dir, shared, fake, number, plan }
@@ -210,8 +223,18 @@ impl Bench {
         self.shared.current(&self.number)
     }
 
+    /// The number through the engine and, when its writes are all made, the closing read.
     async fn run(&self) -> NumberOutcome {
-        run_number(&self.shared, &self.number, &self.plan).await.unwrap()
+        let view = observed_view(&self.shared, &self.number);
+        match run_number(&self.shared, &self.number, &self.plan, view).await.unwrap() {
+            RunEnd::Outcome(outcome) => outcome,
+            RunEnd::Settle { done, skipped } => {
+                let settling =
+                    Settling { number: self.number.clone(), plan: self.plan.clone(), done, skipped };
+                let mut settled = settle(&self.shared, vec![settling]).await.unwrap();
+                settled.remove(PHONE).unwrap()
+            }
+        }
     }
 }
 

@@ -146,6 +146,7 @@ impl State {
             },
             tier: None,
             official: false,
+            health: None,
             throughput: "NOT_APPLICABLE",
             maintenance: false,
             register_failures_left: source.register_failures_left,
