@@ -51,15 +51,6 @@ string_enum!(
 );
 
 string_enum!(
-    /// `ownership_type` of a WABA.
-    OwnershipType {
-        ClientOwned => "CLIENT_OWNED",
-        OnBehalfOf => "ON_BEHALF_OF",
-        SelfOwned => "SELF",
-    }
-);
-
-string_enum!(
     TokenType {
         SystemUser => "SYSTEM_USER",
         User => "USER",
@@ -75,6 +66,7 @@ pub use crate::vocabulary::KnownBusinessVerificationStatus as VerificationStatus
 pub use crate::vocabulary::KnownCodeVerificationStatus as CodeVerificationStatus;
 pub use crate::vocabulary::KnownMessagingLimitTier as MessagingLimitTier;
 pub use crate::vocabulary::KnownNameStatus as NameStatus;
+pub use crate::vocabulary::KnownOwnershipType as OwnershipType;
 pub use crate::vocabulary::KnownPhoneNumberStatus as NumberStatus;
 pub use crate::vocabulary::KnownPlatformType as PlatformType;
 pub use crate::vocabulary::KnownQualityRating as QualityRating;
