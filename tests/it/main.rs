@@ -18,6 +18,7 @@ mod apply_codes;
 mod apply_crash;
 mod apply_errors;
 mod apply_faults;
+mod apply_graph_behaviour;
 mod apply_options;
 mod apply_races;
 mod apply_secrets;
