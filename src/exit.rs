@@ -16,6 +16,8 @@ pub enum ExitStatus {
     Blocked = 4,
     /// Interrupted by Ctrl-C after saving progress.
     Interrupted = 130,
+    /// Stopped by SIGTERM (a cancelled CI job) after saving progress.
+    Terminated = 143,
 }
 
 impl ExitStatus {
@@ -35,7 +37,7 @@ impl ExitStatus {
             ExitStatus::Changes => 1,
             ExitStatus::Paused => 2,
             ExitStatus::Blocked => 3,
-            ExitStatus::Interrupted => 4,
+            ExitStatus::Interrupted | ExitStatus::Terminated => 4,
             ExitStatus::Error => 5,
         }
     }

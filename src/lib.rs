@@ -7,8 +7,6 @@
 //! `apply` executes plans, `hints` words what a user should do after a Graph failure, `sandbox`
 //! emulates the Graph API, `cli` turns arguments into calls of these.
 
-#![forbid(unsafe_code)]
-
 pub mod apply;
 pub mod cli;
 pub mod commands;
@@ -18,6 +16,9 @@ pub mod digest;
 pub mod duration;
 pub mod error;
 pub mod exit;
+pub mod files;
+#[cfg(test)]
+mod fuzz;
 pub mod graph;
 pub mod hints;
 pub mod import;
@@ -29,7 +30,9 @@ pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
+pub mod state;
 pub mod status;
+pub mod text;
 pub mod ui;
 pub mod vocabulary;
 

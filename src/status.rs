@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use crate::journal::{Journal, NumberRecord};
 use crate::manifest::DesiredState;
+use crate::migration::{OwnershipDoubt, Position, Stage};
 use crate::observe::Snapshot;
 use crate::ui::Styles;
 
@@ -38,7 +39,7 @@ pub fn render(
                     node.id,
                     if node.is_verified() { "verified" } else { "not verified" },
                     if crate::migration::is_registered(node) { "registered" } else { "not registered" },
-                    node.status.as_ref().map_or("unknown", |s| s.as_str())
+                    crate::text::escape(node.status.as_ref().map_or("unknown", |s| s.as_str()))
                 ),
                 None => "not in the destination".to_owned(),
             },
@@ -49,11 +50,21 @@ pub fn render(
             .wabas_listing(digits)
             .filter(|(waba, _)| waba.id != number.destination_waba)
             .map(|(waba, node)| {
-                format!("{} ({})", waba.id, node.status.as_ref().map_or("listed", |s| s.as_str()))
+                format!(
+                    "{} ({})",
+                    waba.id,
+                    crate::text::escape(node.status.as_ref().map_or("listed", |s| s.as_str()))
+                )
             })
             .collect();
         if !sources.is_empty() {
             let _ = writeln!(out, "  source:   listed by {}", sources.join(", "));
+        }
+        if destination.is_some_and(|w| w.is_readable()) {
+            let node = destination.and_then(|w| w.number(digits)).filter(|n| !n.is_migrated_away());
+            let record = journal.get(&e164).filter(|r| r.destination_waba == number.destination_waba);
+            let position = crate::migration::classify(node, record, now);
+            let _ = writeln!(out, "  stage:    {}", stage_line(&position, number.register));
         }
         match journal.get(&e164) {
             None => {
@@ -64,6 +75,38 @@ pub fn render(
         out.push('\n');
     }
     out
+}
+
+/// Where the number stands, as the one state machine judges it from the node and the journal.
+fn stage_line(position: &Position, register: bool) -> String {
+    let stage = match &position.stage {
+        Stage::NotStarted => "not started".to_owned(),
+        Stage::Started { code: Some(request), .. } => {
+            format!("migration started, code requested at {}", request.at.strftime(TIME))
+        }
+        Stage::Started { code: None, .. } => "migration started, no code awaited".to_owned(),
+        Stage::Verified { .. } if register => "ownership verified, registration remains".to_owned(),
+        Stage::Verified { .. } => "ownership verified (not to be registered)".to_owned(),
+        Stage::Registered { .. } => "verified and registered".to_owned(),
+    };
+    let mut line = stage;
+    if let Some(step) = position.confirming {
+        line.push_str(&format!("; Graph accepted {step}, its reads do not show it yet"));
+    }
+    match position.doubt {
+        Some(OwnershipDoubt::StartedHereWithoutVerification) => {
+            line.push_str("; the node says VERIFIED, but no code was verified for it")
+        }
+        Some(OwnershipDoubt::MetaAskedForVerification) => {
+            line.push_str("; Meta asked for ownership to be verified again")
+        }
+        None => {}
+    }
+    if !position.in_sync(register) {
+        let steps: Vec<&str> = position.remaining_steps(register).iter().map(|s| s.as_str()).collect();
+        line.push_str(&format!(" (next: {})", steps.join(", ")));
+    }
+    line
 }
 
 /// What the journal remembers of one number: its last step, code requests, attempts, when
@@ -122,8 +165,12 @@ pub fn journal_lines(out: &mut String, record: &NumberRecord, now: Timestamp) {
             "            last error at {} during {}: {}{code}{}",
             error.at.strftime(TIME),
             error.step,
-            error.message,
-            error.fbtrace_id.as_deref().map(|t| format!(", fbtrace_id {t}")).unwrap_or_default()
+            crate::text::escape(&error.message),
+            error
+                .fbtrace_id
+                .as_deref()
+                .map(|t| format!(", fbtrace_id {}", crate::text::escape(t)))
+                .unwrap_or_default()
         );
     }
 }

@@ -107,7 +107,8 @@ impl Default for Timing {
 pub struct Shared<G> {
     pub calls: G,
     pub journal: Mutex<Journal>,
-    pub state_path: PathBuf,
+    /// Where the journal is saved, under its lock (a file, or a shared store).
+    pub state: Arc<crate::state::Held>,
     pub codes_dir: PathBuf,
     pub env: Env,
     pub ui: Ui,
@@ -154,7 +155,7 @@ impl<G> Shared<G> {
         let result = change(entry);
         // A save (with its fsync, under the lock all numbers share) only when something changed.
         if *entry != before {
-            journal.save(&self.state_path)?;
+            self.state.save(&journal)?;
         }
         Ok(result)
     }
@@ -461,14 +462,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {
-                        return Ok(RunEnd::Outcome(self.failed(
-                            Step::VerifyCode,
-                            format!("the verification code in {source} is not valid: {problem}"),
-                            format!(
-                                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
-                                self.number.code_method.channel()
-                            ),
-                        )));
+                        return Ok(RunEnd::Outcome(self.invalid_code(&source, &problem)));
                     }
                     CodeLookup::Missing => {}
                 }
@@ -572,12 +566,13 @@ impl<G: MigrationCalls> Run<'_, G> {
     async fn await_code(&mut self, requested_at: Timestamp, record: &NumberRecord) -> Option<NumberOutcome> {
         self.announce_wait(requested_at, record);
         match self.wait_for_code(requested_at).await {
-            Some(found) => {
-                self.code = Some(found);
+            Some(CodeLookup::Found { code, source }) => {
+                self.code = Some((code, source));
                 None
             }
-            None if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
-            None => {
+            Some(CodeLookup::Invalid { source, problem }) => Some(self.invalid_code(&source, &problem)),
+            _ if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
+            _ => {
                 let method = record.last_code_request.as_ref().map_or(self.number.code_method, |r| r.method);
                 Some(NumberOutcome::AwaitingCode {
                     requested_at,
@@ -628,8 +623,22 @@ impl<G: MigrationCalls> Run<'_, G> {
         );
     }
 
+    /// A code given in a form no verify call may be made with: an input error for this number.
+    fn invalid_code(&self, source: &CodeSource, problem: &str) -> NumberOutcome {
+        self.failed(
+            Step::VerifyCode,
+            format!("the verification code in {source} is not valid: {problem}"),
+            format!(
+                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
+                self.number.code_method.channel()
+            ),
+        )
+    }
+
     /// Polls the codes directory until `--wait-for-codes` runs out, or asks on the terminal.
-    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<(Secret, CodeSource)> {
+    /// Gives back the code found, or an invalid one that stayed invalid (an input error), or
+    /// `None` when the wait ended without either.
+    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<CodeLookup> {
         let shared = self.shared;
         if shared.prompt {
             let _turn = shared.prompt_lock.lock().await;
@@ -644,7 +653,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 let answer =
                     tokio::task::spawn_blocking(move || codes::prompt_hidden(&asked)).await.ok()??;
                 match codes::six_digits(answer.expose()) {
-                    Ok(code) => return Some((code, CodeSource::Prompt)),
+                    Ok(code) => return Some(CodeLookup::Found { code, source: CodeSource::Prompt }),
                     Err(problem) => shared
                         .ui
                         .warn("code_invalid", &format!("that code is not valid: {problem}; try again")),
@@ -673,13 +682,18 @@ impl<G: MigrationCalls> Run<'_, G> {
                 },
             );
         }
+        let mut seen_invalid = false;
         let found = loop {
+            let ended = shared.timing.clock.now() >= deadline;
             match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
-                CodeLookup::Found { code, source } => break Some((code, source)),
-                // An invalid file may be mid-write; the next look decides.
-                CodeLookup::Invalid { .. } | CodeLookup::Missing => {}
+                found @ CodeLookup::Found { .. } => break Some(found),
+                // A file may be caught mid-write: invalid on two looks in a row (or when the
+                // wait ends) it is what the user gave, an input error rather than a silent skip.
+                invalid @ CodeLookup::Invalid { .. } if seen_invalid || ended => break Some(invalid),
+                CodeLookup::Invalid { .. } => seen_invalid = true,
+                CodeLookup::Missing => seen_invalid = false,
             }
-            if shared.timing.clock.now() >= deadline || !shared.sleep(shared.timing.poll_interval).await {
+            if ended || !shared.sleep(shared.timing.poll_interval).await {
                 break None;
             }
         };

@@ -13,4 +13,5 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod settle;
+pub mod signals;
 mod steps;

@@ -225,6 +225,8 @@ pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], 
     }
     for (phone, outcome) in outcomes {
         if let NumberOutcome::Failed { message, hint, .. } = outcome {
+            // Messages can quote Graph's own text: escaped, as every value from outside is.
+            let (message, hint) = (crate::text::escape_lines(message), crate::text::escape_lines(hint));
             let _ = writeln!(out, "\n{}: {phone}: {message}", styles.error.paint("error"));
             let _ = writeln!(out, "{}: {hint}", styles.hint.paint("hint"));
         }
@@ -271,7 +273,7 @@ fn render_templates(phone: &str, templates: &TemplateReport, styles: &Styles) ->
 /// Where each waiting number's code goes, and when a new one may be requested.
 pub fn render_handoff(
     outcomes: &[(String, NumberOutcome)],
-    state_path: &std::path::Path,
+    state: &dyn std::fmt::Display,
     styles: &Styles,
 ) -> String {
     let waiting: Vec<_> = outcomes
@@ -295,7 +297,7 @@ pub fn render_handoff(
             waiting.len(),
             if waiting.len() == 1 { " is" } else { "s are" }
         )),
-        state_path.display()
+        state
     );
     for (phone, requested_at, method, env_var, file) in &waiting {
         let resend_after = **requested_at + crate::journal::CODE_COOLDOWN;
@@ -374,7 +376,7 @@ mod tests {
                 done: vec![Step::RequestCode],
             },
         )];
-        let text = render_handoff(&outcomes, std::path::Path::new(".wamig/state.json"), &Styles::plain());
+        let text = render_handoff(&outcomes, &".wamig/state.json", &Styles::plain());
         insta::assert_snapshot!(text);
     }
 }

@@ -2,8 +2,8 @@
 //! call), observe and plan (or check a saved plan), show the plan, prepare (everything the writes
 //! need, checked before the first), confirm, execute the numbers in parallel, settle those whose
 //! writes are made (one closing read, reports from reads shared per WABA), and finish (summary,
-//! hand-off, the exit status from the outcomes' types). Ctrl-C lets the calls in flight finish,
-//! saves the journal and ends with 130.
+//! hand-off, the exit status from the outcomes' types). Ctrl-C or SIGTERM lets the calls in
+//! flight finish, saves the journal and ends with 130 or 143 (`apply::signals`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,18 +18,19 @@ use super::execute::{self, Execution};
 use super::prepare::{self, Prepared};
 use super::progress::Progress;
 use super::report::{self, NumberOutcome};
+use super::signals::Signals;
 use crate::graph::GraphClient;
 use crate::journal::Journal;
-use crate::journal::lock::JournalLock;
 use crate::manifest::{LoadedManifest, PhoneNumber};
 use crate::observe::Snapshot;
 use crate::plan::Plan;
+use crate::state::Held;
 use crate::ui::{Level, Ui};
 use crate::{Error, ExitStatus};
 
 pub struct ApplyOptions {
     pub plan_file: Option<PathBuf>,
-    pub state_path: PathBuf,
+    pub state: crate::state::StateLocation,
     pub codes_dir: PathBuf,
     pub auto_approve: bool,
     pub wait_for_codes: Option<Duration>,
@@ -48,8 +49,8 @@ pub async fn run(
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
     prepare::check_targets(&manifest.desired, &options.targets, &manifest.path)?;
-    let lock = lock(&options, ui)?;
-    let journal = Journal::load(&options.state_path)?;
+    let lock = lock(&options, ui).await?;
+    let journal = lock.load()?;
     let (snapshot, plan) = observe_and_plan(manifest, &client, &journal, &options, ui).await?;
     show_plan(&plan, ui);
 
@@ -62,27 +63,23 @@ pub async fn run(
         return Ok(prepared.blocked_status());
     }
 
-    // Listening from here on: a Ctrl-C at the question or during the run is seen by wamig, never
-    // by the default handler that would end the process with the lock held.
-    let mut interrupts = Interrupts::listen();
-    if let Some(status) = confirm(&options, ui, &mut interrupts).await? {
+    // Listening from here on: a Ctrl-C or SIGTERM at the question or during the run is seen by
+    // wamig, never by the default handler that would end the process with the lock held.
+    let mut signals = Signals::listen();
+    if let Some(status) = confirm(&options, ui, &mut signals).await? {
         return Ok(status);
     }
 
-    let shared = Arc::new(shared(client, journal, snapshot, &prepared, &options, ui));
-    let Execution { outcomes, fatal } =
-        execute::execute(shared.clone(), &prepared, &options, interrupts).await;
-    drop(lock);
+    let shared = Arc::new(shared(client, journal, &lock, snapshot, &prepared, &options, ui));
+    let Execution { outcomes, fatal } = execute::execute(shared.clone(), &prepared, &options, signals).await;
+    lock.release();
     finish(&shared, &prepared, outcomes, fatal, &options, ui)
 }
 
-fn lock(options: &ApplyOptions, ui: &Ui) -> Result<JournalLock, Error> {
-    let lock = JournalLock::acquire(&options.state_path, "wamig apply")?;
-    if let Some(previous) = &lock.taken_over_from {
-        ui.warn(
-            "lock_taken_over",
-            &format!("took over the journal lock left by {previous}, which is no longer running"),
-        );
+async fn lock(options: &ApplyOptions, ui: &Ui) -> Result<Arc<Held>, Error> {
+    let lock = crate::state::lock(&options.state, "wamig apply", ui).await?;
+    if let Some(message) = lock.taken_over() {
+        ui.warn("lock_taken_over", &message);
     }
     Ok(lock)
 }
@@ -123,7 +120,7 @@ fn show_plan(plan: &Plan, ui: &Ui) {
 async fn confirm(
     options: &ApplyOptions,
     ui: &Ui,
-    interrupts: &mut Interrupts,
+    signals: &mut Signals,
 ) -> Result<Option<ExitStatus>, Error> {
     if options.auto_approve {
         return Ok(None);
@@ -144,10 +141,10 @@ async fn confirm(
     // released on the way out instead of being left to the next run to take over.
     let answer = tokio::select! {
         answer = answer => answer.unwrap_or_default(),
-        () = interrupts.recv() => {
+        stop = signals.recv() => {
             ui.err("\n");
             ui.out("Apply cancelled; nothing was done.\n");
-            return Ok(Some(ExitStatus::Interrupted));
+            return Ok(Some(stop.exit_status()));
         }
     };
     if answer.trim() != "yes" {
@@ -160,6 +157,7 @@ async fn confirm(
 fn shared(
     client: GraphClient,
     journal: Journal,
+    lock: &Arc<Held>,
     snapshot: Snapshot,
     prepared: &Prepared,
     options: &ApplyOptions,
@@ -177,7 +175,7 @@ fn shared(
     Shared {
         calls: client,
         journal: std::sync::Mutex::new(journal),
-        state_path: options.state_path.clone(),
+        state: lock.clone(),
         codes_dir: options.codes_dir.clone(),
         env: options.env.clone(),
         ui: ui.clone(),
@@ -219,7 +217,7 @@ fn finish(
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
     ui.out(&report::render_summary(&outcomes, &prepared.blocked, &ui.styles));
-    ui.out(&report::render_handoff(&outcomes, &options.state_path, &ui.styles));
+    ui.out(&report::render_handoff(&outcomes, &options.state, &ui.styles));
     summary_event(
         ui,
         &outcomes,
@@ -231,7 +229,11 @@ fn finish(
             super::engine::EngineError::Journal(error) => Error::Journal(error),
         });
     }
-    Ok(exit_status(prepared.blocked_status(), &outcomes, shared.cancel.is_cancelled()))
+    Ok(super::signals::as_heard(exit_status(
+        prepared.blocked_status(),
+        &outcomes,
+        shared.cancel.is_cancelled(),
+    )))
 }
 
 /// The run's exit status: blocked numbers, then each outcome by its kind; an error outranks a
@@ -269,6 +271,10 @@ pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], block
                 NumberOutcome::AwaitingCode { requested_at, env_var, file, .. } => {
                     json!({"requested_at": requested_at.to_string(), "env_var": env_var, "code_file": file})
                 }
+                NumberOutcome::Confirming { step, .. } => json!({"confirming_step": step.as_str()}),
+                NumberOutcome::BudgetPaused { waba, until, .. } => {
+                    json!({"waba": waba, "until": until.to_string()})
+                }
                 _ => json!({}),
             };
             if let (Some(entry), serde_json::Value::Object(more)) = (entry.as_object_mut(), more) {
@@ -281,58 +287,20 @@ pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], block
         Level::Info,
         "summary",
         &format!(
-            "apply finished: {} done, {} waiting for a code, {} failed, {} blocked, {} interrupted",
+            "apply finished: {} done, {} waiting for a code, {} confirming, {} paused for a WABA's budget, {} failed, {} blocked, {} interrupted",
             counts("done"),
             counts("waiting"),
+            counts("confirming"),
+            counts("budget"),
             counts("failed"),
             blocked,
             counts("interrupted")
         ),
         json!({
-            "done": counts("done"), "waiting": counts("waiting"), "failed": counts("failed"),
+            "done": counts("done"), "waiting": counts("waiting"), "confirming": counts("confirming"),
+            "budget": counts("budget"), "failed": counts("failed"),
             "blocked": blocked, "interrupted": counts("interrupted"),
             "requests": requests, "numbers": numbers,
         }),
     );
-}
-
-/// Ctrl-C, heard from the moment this is made. On Unix the handler is installed at once; Tokio's
-/// portable `ctrl_c()` installs it only when first polled, which can be after a question was
-/// already on the screen.
-pub(super) struct Interrupts {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Interrupts {
-    pub(super) fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            Interrupts {
-                signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Interrupts {}
-        }
-    }
-
-    /// Resolves at the next Ctrl-C; never when no handler could be installed.
-    pub(super) async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            let heard = match &mut self.signal {
-                Some(signal) => signal.recv().await.is_some(),
-                None => false,
-            };
-            if !heard {
-                std::future::pending::<()>().await;
-            }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }

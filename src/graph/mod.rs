@@ -26,7 +26,8 @@ pub use classify::{classify, migration_block};
 pub use client::{GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
 pub use config::{
     ApiVersion, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ENV_APP_SECRET, GraphConfig,
-    app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, token_from_sources,
+    Resolver, app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, pinned_loopback,
+    system_resolver, token_from_sources,
 };
 pub use envelope::ApiError;
 pub(crate) use error::human_duration;

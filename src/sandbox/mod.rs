@@ -21,15 +21,15 @@ use crate::diag::{Diagnostic, SourceLocation, ToDiagnostics};
 use crate::ui::Ui;
 
 pub use envelope::{ErrorBody, GraphError};
-pub use faults::{DropPhase, Faults, FaultsPatch};
+pub use faults::{DropPhase, Faults, FaultsPatch, Refusal, WriteOperation};
 pub use server::{Hold, LoggedRequest};
 pub use state::{
-    NumberPatch, NumberSnapshot, SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot, Usage,
-    WabaPatch,
+    Behaviour, NumberPatch, NumberSnapshot, OptionsPatch, SkippedTemplate, TemplateKey, TemplateReport,
+    TemplateSnapshot, TokenBehaviour, TokenPatch, Usage, WabaPatch,
 };
 pub use world::{
-    AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, PlatformType,
-    QualityRating, TemplateCategory, TemplateQuality, TemplateStatus, World,
+    AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, OwnershipType,
+    PlatformType, QualityRating, TemplateCategory, TemplateQuality, TemplateStatus, World,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -82,15 +82,14 @@ impl ToDiagnostics for SandboxError {
                     "compare with examples/sandbox/world.yaml; every key is described in examples/sandbox/README.md",
                 );
                 if let (Some(path), Some(line), Some(column)) = (path, line, column) {
-                    let source_line = std::fs::read_to_string(path)
+                    let mut location = SourceLocation::new(path.clone(), *line, *column);
+                    if let Some(source) = std::fs::read_to_string(path)
                         .ok()
-                        .and_then(|text| text.lines().nth(line.saturating_sub(1)).map(str::to_owned));
-                    diagnostic = diagnostic.at(SourceLocation {
-                        path: path.clone(),
-                        line: *line,
-                        column: *column,
-                        source_line,
-                    });
+                        .and_then(|text| text.lines().nth(line.saturating_sub(1)).map(str::to_owned))
+                    {
+                        location = location.with_source(&source);
+                    }
+                    diagnostic = diagnostic.at(location);
                 }
                 vec![diagnostic]
             }
@@ -144,6 +143,7 @@ impl Faults {
             throttle_burst: f.throttle_burst,
             seed: f.seed,
             drop_phase: DropPhase::Random,
+            refuse: f.refuse.clone(),
         }
     }
 }
@@ -286,6 +286,16 @@ impl SandboxHandle {
         self.shared.lock().state.patch_waba(id, patch)
     }
 
+    /// Switches Graph behaviours (read lag, ...) as the world's `options:` would.
+    pub fn patch_options(&self, patch: &OptionsPatch) -> Result<Behaviour, String> {
+        self.shared.lock().state.patch_options(patch)
+    }
+
+    /// Changes which WABA fields the token named `who` (its `name` or `user_id`) is refused.
+    pub fn patch_token(&self, who: &str, patch: &TokenPatch) -> Result<TokenBehaviour, String> {
+        self.shared.lock().state.patch_token(who, patch)
+    }
+
     /// Holds the next Graph request with this method and path (without the version, e.g.
     /// `/104996122399160/phone_numbers`) once it has arrived, before it is handled, until
     /// [`release`](Self::release). Tests use it to change the world between a client's read
@@ -327,6 +337,27 @@ impl Drop for SandboxHandle {
             let _ = sender.send(());
         }
     }
+}
+
+/// A warning when the sandbox listens beyond this machine (`--listen 0.0.0.0:4010`, say): it
+/// serves plain http, accepts its world's tokens and hands out verification codes to anyone
+/// who can reach it.
+fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    let ip = addr.ip();
+    let loopback = match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    (!loopback).then(|| {
+        format!(
+            "listening on {addr}, which other machines can reach: the sandbox speaks plain http and \
+             accepts its world's tokens from anyone who can connect; use --listen 127.0.0.1:{} unless \
+             other machines must reach it",
+            addr.port()
+        )
+    })
 }
 
 /// What `wamig sandbox` was asked for; flags left out keep the world's defaults.
@@ -390,11 +421,14 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
         )
         .await?;
         ui.out(&format!("wamig sandbox listening on {}\n", handle.base_url()));
+        if let Some(warning) = exposure_warning(handle.addr()) {
+            ui.warn("sandbox.exposed", &warning);
+        }
         ui.info("sandbox.world", &summary);
         ui.info(
             "sandbox.admin",
             &format!(
-                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, numbers, wabas, holds); Ctrl-C stops",
+                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, options, tokens, numbers, wabas, holds); Ctrl-C stops",
                 handle.base_url()
             ),
         );
@@ -408,6 +442,17 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listening_beyond_loopback_is_warned_about() {
+        for exposed in ["0.0.0.0:4010", "[::]:4010", "192.0.2.7:80"] {
+            let warning = exposure_warning(exposed.parse().unwrap()).unwrap();
+            assert!(warning.contains("other machines can reach"), "{warning}");
+        }
+        for local in ["127.0.0.1:4010", "[::1]:4010", "[::ffff:127.0.0.1]:1"] {
+            assert_eq!(exposure_warning(local.parse().unwrap()), None, "{local}");
+        }
+    }
 
     #[test]
     fn durations_in_cli_style() {

@@ -10,6 +10,7 @@
 
 mod apply_support;
 mod plan_support;
+mod shared_support;
 mod support;
 
 mod apply_budget;
@@ -18,9 +19,11 @@ mod apply_crash;
 mod apply_economy;
 mod apply_errors;
 mod apply_faults;
+mod apply_graph_behaviour;
 mod apply_options;
 mod apply_races;
 mod apply_secrets;
+mod apply_signals;
 mod apply_terminal;
 mod ci_recipes;
 mod cli_usage;
@@ -31,10 +34,15 @@ mod drift;
 mod events;
 mod examples;
 mod graph_client;
+mod hostile_files;
+mod hostile_input;
+mod hostile_network;
 mod import;
 mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;
 mod sandbox_shapes;
 mod schema;
+mod shared_state;
+mod state_cli;
 mod validate;

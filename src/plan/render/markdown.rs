@@ -26,6 +26,7 @@ const UNMANAGED_BUDGET: usize = 30_000;
 /// Renders the plan for a pull-request comment. Lengths are counted in bytes, which is never
 /// less than GitHub's character count, so the limit holds for any text.
 pub fn markdown(plan: &Plan) -> String {
+    let plan = &*super::terminal_safe(plan);
     let mut out = String::new();
     out.push_str("## wamig plan\n\n");
     out.push_str("| to migrate | to resume | in sync | blocked | unmanaged |\n");

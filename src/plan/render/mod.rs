@@ -11,8 +11,40 @@ pub use json::json;
 pub use markdown::{MAX_CHARS, markdown};
 pub use text::text;
 
+use std::borrow::Cow;
+
 use super::drift::Severity;
 use super::model::{Action, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast};
+
+/// The plan with every text escaped for a terminal (control and bidirectional characters), for
+/// the text and markdown renderings: names, ids and messages come from the manifest, from Graph
+/// or from a saved plan anyone could have edited. Done on the plan's JSON form, so every text
+/// field is covered, whatever fields the plan grows.
+pub(crate) fn terminal_safe(plan: &Plan) -> Cow<'_, Plan> {
+    fn escape_strings(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) => match crate::text::escape(text) {
+                Cow::Owned(escaped) => {
+                    *text = escaped;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+            serde_json::Value::Array(items) => {
+                items.iter_mut().fold(false, |changed, item| escape_strings(item) | changed)
+            }
+            serde_json::Value::Object(map) => {
+                map.values_mut().fold(false, |changed, item| escape_strings(item) | changed)
+            }
+            _ => false,
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(plan) else { return Cow::Borrowed(plan) };
+    if !escape_strings(&mut value) {
+        return Cow::Borrowed(plan);
+    }
+    serde_json::from_value(value).map_or(Cow::Borrowed(plan), Cow::Owned)
+}
 
 /// The one-line summary both human renderings end or start with.
 pub fn summary_line(summary: &Summary) -> String {
@@ -191,4 +223,41 @@ pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan)
         details.push(format!("not eligible, will not move: {}", bounded_list(&items, "; ")));
     }
     (headline, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::Styles;
+
+    #[test]
+    fn text_from_outside_is_escaped_even_as_a_colour_sequence() {
+        // A colour sequence would pass the terminal's last line of defence: the renderings
+        // escape every text of the plan themselves.
+        let hidden = "acme\u{1b}[8m hidden";
+        let plan = Plan {
+            format_version: 1,
+            summary: Summary::default(),
+            numbers: Vec::new(),
+            unmanaged: vec![crate::plan::model::Unmanaged {
+                phone: "+16315550199".into(),
+                waba: "104996122399160".into(),
+                id: Some("1".into()),
+                status: Some(hidden.into()),
+            }],
+            digest: "0".repeat(64),
+            manifest_digest: "0".repeat(64),
+            snapshot_digest: "0".repeat(64),
+            created_at: "2026-11-25T12:00:00Z".into(),
+            ttl_seconds: 3600,
+            api_version: "v23.0".into(),
+            notes: vec![format!("note{hidden}")],
+            cost: Vec::new(),
+        };
+        for rendered in [text(&plan, &Styles::new(true)), markdown(&plan)] {
+            assert!(!rendered.contains("\u{1b}[8m"), "{rendered}");
+            // Shown as text (markdown escapes the backslash and bracket once more).
+            assert!(rendered.contains("u{1b}"), "{rendered}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ use crate::ui::{Paint, Styles};
 const INDENT: &str = "    ";
 
 pub fn text(plan: &Plan, styles: &Styles) -> String {
+    let plan = &*super::terminal_safe(plan);
     let mut out = String::new();
     out.push_str(&styles.bold.paint("wamig plan"));
     out.push_str(&styles.dim.paint(format!(" · Graph {} · {}", plan.api_version, plan.created_at)));

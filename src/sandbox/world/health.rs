@@ -6,14 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-string_enum!(
-    /// `can_send_message` of a `health_status` and of each of its entities.
-    CanSendMessage {
-        Available => "AVAILABLE",
-        Limited => "LIMITED",
-        Blocked => "BLOCKED",
-    }
-);
+pub use crate::vocabulary::KnownCanSendMessage as CanSendMessage;
 
 string_enum!(
     /// An entity of a number's chain, as `health_status.entities[].entity_type` names it.
