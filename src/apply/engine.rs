@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,6 +107,8 @@ impl Default for Timing {
 pub struct Shared<G> {
     pub calls: G,
     pub journal: Mutex<Journal>,
+    /// The journal's saves, one at a time.
+    pub saves: Saves,
     /// Where the journal is saved, under its lock (a file, or a shared store).
     pub state: Arc<crate::state::Held>,
     pub codes_dir: PathBuf,
@@ -131,6 +133,18 @@ pub struct Shared<G> {
     pub budgets: Budgets,
 }
 
+/// The journal's saves. A save writes the journal as it is then, every change made before it
+/// included, so numbers that record at the same moment share one write (and its fsync, or its
+/// upload to a shared store) instead of queueing one each behind a lock.
+#[derive(Debug, Default)]
+pub struct Saves {
+    /// Changes made to the journal so far, counted under the journal's lock.
+    made: AtomicU64,
+    /// Changes the last save wrote; held while a save is under way, so whoever holds it knows
+    /// no save is half done.
+    pub written: Mutex<u64>,
+}
+
 /// Errors that stop the whole apply, not only one number.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -149,15 +163,55 @@ impl<G> Shared<G> {
         number: &DesiredNumber,
         change: impl FnOnce(&mut NumberRecord) -> T,
     ) -> Result<T, JournalError> {
-        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = journal.entry(&number.phone.e164(), &number.destination_waba);
-        let before = entry.clone();
-        let result = change(entry);
-        // A save (with its fsync, under the lock all numbers share) only when something changed.
-        if *entry != before {
-            self.state.save(&journal)?;
-        }
+        let (result, made) = {
+            let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = journal.entry(&number.phone.e164(), &number.destination_waba);
+            let before = entry.clone();
+            let result = change(entry);
+            // A save only when something changed.
+            if *entry == before {
+                return Ok(result);
+            }
+            (result, self.saves.made.fetch_add(1, Ordering::SeqCst) + 1)
+        };
+        self.saved_through(made)?;
         Ok(result)
+    }
+
+    /// Changes several numbers' records with one save.
+    pub(super) fn record_all<'a, I: 'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a DesiredNumber, I)>,
+        change: impl Fn(&mut NumberRecord, I),
+    ) -> Result<(), JournalError> {
+        let made = {
+            let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+            let before = journal.clone();
+            for (number, item) in items {
+                change(journal.entry(&number.phone.e164(), &number.destination_waba), item);
+            }
+            if *journal == before {
+                return Ok(());
+            }
+            self.saves.made.fetch_add(1, Ordering::SeqCst) + 1
+        };
+        self.saved_through(made)
+    }
+
+    /// Returns once the journal is saved with at least the first `made` changes: at once when a
+    /// save since wrote them, else by saving it as it is now.
+    fn saved_through(&self, made: u64) -> Result<(), JournalError> {
+        let mut written = self.saves.written.lock().unwrap_or_else(|e| e.into_inner());
+        if *written >= made {
+            return Ok(());
+        }
+        let (journal, now) = {
+            let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+            (journal.clone(), self.saves.made.load(Ordering::SeqCst))
+        };
+        self.state.save(&journal)?;
+        *written = now;
+        Ok(())
     }
 
     pub(super) fn current(&self, number: &DesiredNumber) -> NumberRecord {

@@ -175,6 +175,7 @@ fn shared(
     Shared {
         calls: client,
         journal: std::sync::Mutex::new(journal),
+        saves: Default::default(),
         state: lock.clone(),
         codes_dir: options.codes_dir.clone(),
         env: options.env.clone(),

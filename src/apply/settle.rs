@@ -6,6 +6,8 @@
 //! asking for ownership again) sends the number back through the engine once.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
+use std::task::Poll;
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -271,14 +273,6 @@ async fn reports<G: MigrationCalls>(
     ready: Vec<(Settling, Option<NumberView>)>,
 ) -> Result<Vec<(Settling, VerificationReport)>, EngineError> {
     let sources: BTreeSet<String> = ready.iter().filter_map(|(s, _)| s.plan.source_waba.clone()).collect();
-    let mut listings: BTreeMap<String, Vec<NumberView>> = BTreeMap::new();
-    for source in sources {
-        if wait_for_budget(shared, &source).await.is_ok()
-            && let Ok(listed) = shared.calls.phone_numbers(&source).await
-        {
-            listings.insert(source, listed.iter().map(observe::number_view).collect());
-        }
-    }
     let source_templates = |settling: &Settling| {
         settling
             .plan
@@ -293,14 +287,21 @@ async fn reports<G: MigrationCalls>(
         .filter(|(s, _)| source_templates(s).is_some())
         .map(|(s, _)| s.number.destination_waba.clone())
         .collect();
-    let mut templates: BTreeMap<String, Vec<TemplateView>> = BTreeMap::new();
-    for destination in destinations {
-        if wait_for_budget(shared, &destination).await.is_ok()
-            && let Ok(list) = shared.calls.message_templates(&destination).await
-        {
-            templates.insert(destination, list.iter().map(observe::template_view).collect());
-        }
-    }
+    // Every WABA's read at once, each after its own budget: the client keeps the calls in
+    // flight within its concurrency, so a run over many WABAs does not read them one by one.
+    let listings = join_all(sources.into_iter().map(|source| async move {
+        wait_for_budget(shared, &source).await.ok()?;
+        let listed = shared.calls.phone_numbers(&source).await.ok()?;
+        Some((source, listed.iter().map(observe::number_view).collect::<Vec<_>>()))
+    }));
+    let templates = join_all(destinations.into_iter().map(|destination| async move {
+        wait_for_budget(shared, &destination).await.ok()?;
+        let list = shared.calls.message_templates(&destination).await.ok()?;
+        Some((destination, list.iter().map(observe::template_view).collect::<Vec<_>>()))
+    }));
+    let (listings, templates) = tokio::join!(listings, templates);
+    let listings: BTreeMap<String, Vec<NumberView>> = listings.into_iter().flatten().collect();
+    let templates: BTreeMap<String, Vec<TemplateView>> = templates.into_iter().flatten().collect();
 
     let mut out = Vec::new();
     for (settling, view) in ready {
@@ -327,23 +328,53 @@ async fn reports<G: MigrationCalls>(
             }
             _ => None,
         };
-        shared.record(number, |r| {
-            r.templates_checked_at = Some(Timestamp::now());
-            // The baseline a later plan reports a lowered messaging limit against.
-            r.messaging_limit_tier = view.as_ref().and_then(|node| node.messaging_limit_tier.clone());
-        })?;
-        shared.event(
-            Level::Info,
-            "verified",
-            number,
-            &report.one_line(),
-            json!({"step": "verify_templates", "report": report}),
-        );
-        let mut settling = settling;
-        settling.done.push(Step::VerifyTemplates);
-        let done = settling.done.clone();
-        settling.skipped.retain(|step| !done.contains(step));
-        out.push((settling, report));
+        // The baseline a later plan reports a lowered messaging limit against.
+        let tier = view.as_ref().and_then(|node| node.messaging_limit_tier.clone());
+        out.push((settling, report, tier));
     }
-    Ok(out)
+    // Every number's facts in one save.
+    let now = Timestamp::now();
+    shared.record_all(
+        out.iter().map(|(settling, _, tier)| (&settling.number, tier.clone())),
+        |r, tier| {
+            r.templates_checked_at = Some(now);
+            r.messaging_limit_tier = tier;
+        },
+    )?;
+    Ok(out
+        .into_iter()
+        .map(|(mut settling, report, _)| {
+            shared.event(
+                Level::Info,
+                "verified",
+                &settling.number,
+                &report.one_line(),
+                json!({"step": "verify_templates", "report": report}),
+            );
+            settling.done.push(Step::VerifyTemplates);
+            let done = settling.done.clone();
+            settling.skipped.retain(|step| !done.contains(step));
+            (settling, report)
+        })
+        .collect())
+}
+
+/// Runs `futures` together on this task and returns their outputs in order.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut running: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = running.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in running.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }

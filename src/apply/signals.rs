@@ -59,8 +59,8 @@ pub fn as_heard(status: ExitStatus) -> ExitStatus {
 
 /// Watches a running apply: the first stop cancels it (the calls in flight finish, progress is
 /// saved, the summary is printed, and the run ends with the stop's exit status, see
-/// [`as_heard`]); a second ends the process at once. Journal saves happen under the journal's
-/// lock, so the exit takes that lock first: the file on disk is never half written, and it
+/// [`as_heard`]); a second ends the process at once. Journal saves happen one at a time under
+/// their own lock, so the exit takes that lock first: no save is cut short, and the journal
 /// holds every step recorded so far (each call is recorded before it is made).
 pub fn watch_run<G: MigrationCalls>(
     signals: Signals,
@@ -83,7 +83,7 @@ pub fn watch_run<G: MigrationCalls>(
             first_shared.cancel.cancel();
         },
         move |stop| {
-            let _journal = second_shared.journal.lock().unwrap_or_else(|e| e.into_inner());
+            let _saves = second_shared.saves.written.lock().unwrap_or_else(|e| e.into_inner());
             second_shared.ui.event(
                 Level::Warn,
                 "interrupted",

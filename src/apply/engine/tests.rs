@@ -173,6 +173,7 @@ impl Bench {
         let shared = Shared {
             calls: fake.clone(),
             journal: Mutex::new(Journal::new()),
+            saves: Default::default(),
             state: crate::state::lock_file(&dir.path().join("state.json"), "wamig apply").unwrap(),
             codes_dir: dir.path().join("codes"),
             env,
@@ -423,4 +424,31 @@ fn the_fake_node_reads_as_its_statuses() {
     let view = observe::number_view(&node("VERIFIED", "CLOUD_API", "CONNECTED"));
     assert_eq!(view.platform_type, Some(PlatformType::CloudApi));
     assert_eq!(view.status, Some(PhoneNumberStatus::Connected));
+}
+
+#[test]
+fn each_record_is_saved_when_it_returns_though_saves_made_together_are_shared() {
+    let bench = Bench::new(None, None);
+    let path = bench._dir.path().join("state.json");
+    let numbers: Vec<DesiredNumber> = (0..16)
+        .map(|n| DesiredNumber {
+            phone: Phone::parse(&format!("+1631555{:04}", 200 + n)).unwrap(),
+            ..bench.number.clone()
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for number in &numbers {
+            let (shared, path) = (&bench.shared, &path);
+            scope.spawn(move || {
+                shared.record(number, |r| r.code_requests = 1).unwrap();
+                // Saved by this record or by one that wrote the journal after its change.
+                let saved = Journal::load(path).unwrap();
+                assert_eq!(saved.get(&number.phone.e164()).map(|r| r.code_requests), Some(1));
+            });
+        }
+    });
+    // Several numbers' facts at once: one save, every one of them in it.
+    bench.shared.record_all(numbers.iter().map(|n| (n, 2)), |r, requests| r.code_requests = requests).unwrap();
+    let saved = Journal::load(&path).unwrap();
+    assert!(numbers.iter().all(|n| saved.get(&n.phone.e164()).map(|r| r.code_requests) == Some(2)));
 }
