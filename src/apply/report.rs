@@ -329,6 +329,8 @@ mod tests {
             status: Some(status.into()),
             quality: Some(quality.into()),
             category: Some("UTILITY".into()),
+            components: None,
+            parameter_format: None,
         }
     }
 

@@ -13,5 +13,8 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use model::{Action, Check, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast, Unmanaged};
+pub use model::{
+    Action, Check, CheckStatus, DestinationPlan, NumberPlan, Plan, PlannedTemplate, Step, Summary,
+    TemplateForecast, TemplateMethod, TemplatePlan, TemplateSource, Unmanaged,
+};
 pub use planner::{exit_status, plan, plan_digest};

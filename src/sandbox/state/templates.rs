@@ -149,6 +149,7 @@ pub(super) fn template_field(t: &TemplateSnapshot, name: &str) -> FieldValue {
         "status" => Some(json!(t.status.as_str())),
         "category" => Some(json!(t.category.as_str())),
         "components" => Some(json!([body_component(&t.body)])),
+        "parameter_format" => Some(json!(parameter_format(&t.body))),
         "quality_score" => {
             if t.quality_score == TemplateQuality::Unknown {
                 Some(json!({"score": "UNKNOWN"}))
@@ -159,6 +160,16 @@ pub(super) fn template_field(t: &TemplateSnapshot, name: &str) -> FieldValue {
         _ => return FieldValue::Unknown,
     }
     .into()
+}
+
+/// `NAMED` when the body's variables are names (`{{first_name}}`), else `POSITIONAL`.
+pub(super) fn parameter_format(body: &str) -> &'static str {
+    let named = body
+        .split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}}").map(|(inside, _)| inside.trim()))
+        .any(|inside| !inside.is_empty() && inside.parse::<u32>().is_err());
+    if named { "NAMED" } else { "POSITIONAL" }
 }
 
 /// A BODY component as Graph lists it: a body with positional variables (`{{1}}`) carries the
