@@ -172,6 +172,24 @@ string_enum!(
 );
 
 string_enum!(
+    /// What Meta's review decides for a template submitted with `POST /{waba}/message_templates`.
+    ReviewDecision {
+        Approve => "approve",
+        Reject => "reject",
+    }
+);
+
+string_enum!(
+    /// A template's header, when it has one; the media formats carry an upload handle.
+    HeaderFormat {
+        Text => "TEXT",
+        Image => "IMAGE",
+        Video => "VIDEO",
+        Document => "DOCUMENT",
+    }
+);
+
+string_enum!(
     /// What happens to the source's node once ownership is verified in the destination.
     MigratedSource {
         Remove => "remove",
@@ -330,6 +348,30 @@ pub struct Waba {
     pub templates: Vec<TemplateDef>,
     #[serde(default)]
     pub phone_numbers: Vec<NumberDef>,
+    /// What Meta's review decides, and when, for templates created in this WABA.
+    #[serde(default)]
+    pub template_review: TemplateReview,
+    /// A `migrate_message_templates` page of more than this many templates runs past Meta's
+    /// 30 seconds: it fails (code 1, "reduce the amount of data") and nothing is migrated.
+    #[serde(default)]
+    pub template_migration_timeout_above: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateReview {
+    pub decision: ReviewDecision,
+    /// How long a created template stays PENDING, on the sandbox clock.
+    #[serde(deserialize_with = "duration_text")]
+    pub after: Duration,
+    /// Names whose review always ends REJECTED, whatever `decision` says.
+    pub reject: Vec<String>,
+}
+
+impl Default for TemplateReview {
+    fn default() -> Self {
+        Self { decision: ReviewDecision::Approve, after: Duration::from_secs(60), reject: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -354,10 +396,13 @@ pub struct TemplateDef {
     /// Body text; the sandbox builds a one-component template from it.
     #[serde(default)]
     pub body: Option<String>,
-    /// When the template is duplicated into a destination by a migration, the copy is
-    /// re-categorised and becomes REJECTED.
+    /// When the template is duplicated into a destination by a migration (or copied by
+    /// `migrate_message_templates`), the copy is re-categorised and becomes REJECTED.
     #[serde(default)]
     pub rejected_when_duplicated: bool,
+    /// A HEADER component of this format; the media ones list a sample URL as Graph does.
+    #[serde(default)]
+    pub header: Option<HeaderFormat>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -595,6 +640,11 @@ impl World {
             }
             if waba.template_limit == 0 {
                 problems.push(format!("{at}.template_limit: must be at least 1"));
+            }
+            if waba.template_migration_timeout_above == Some(0) {
+                problems.push(format!(
+                    "{at}.template_migration_timeout_above: must be at least 1 (leave it out for never)"
+                ));
             }
             if waba.country.len() != 2 || !waba.country.bytes().all(|b| b.is_ascii_uppercase()) {
                 problems.push(format!(

@@ -26,5 +26,6 @@ mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;
 mod sandbox_shapes;
+mod sandbox_templates;
 mod schema;
 mod validate;

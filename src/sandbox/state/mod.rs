@@ -29,7 +29,7 @@ use jiff::Timestamp;
 use super::faults::Prng;
 use super::world::{
     AccountMode, CodeVerificationStatus, MessagingLimitTier, NameStatus, NumberStatus, Options, PlatformType,
-    QualityRating, ReviewStatus, TokenType, VerificationStatus, World, digits_of,
+    QualityRating, ReviewStatus, TemplateReview, TokenType, VerificationStatus, World, digits_of,
 };
 use crate::secret::Secret;
 
@@ -63,6 +63,8 @@ struct WabaState {
     namespace: String,
     subscribed: Vec<(u64, String, String)>,
     template_limit: u32,
+    template_review: TemplateReview,
+    template_migration_timeout_above: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -237,6 +239,8 @@ impl State {
                     namespace,
                     subscribed,
                     template_limit: waba.template_limit,
+                    template_review: waba.template_review.clone(),
+                    template_migration_timeout_above: waba.template_migration_timeout_above,
                 },
             );
             for template in &waba.templates {
@@ -253,6 +257,7 @@ impl State {
                         status: template.status,
                         quality_score: template.quality_score,
                         duplicated_for: None,
+                        migrated_from: None,
                         ordinal,
                         body: template
                             .body
@@ -260,6 +265,10 @@ impl State {
                             .unwrap_or_else(|| format!("Hello {{{{1}}}}, this is {}.", template.name)),
                         rejected_when_duplicated: template.rejected_when_duplicated,
                         quality_date: 1_700_000_000,
+                        header: template.header,
+                        components: None,
+                        parameter_format: None,
+                        review: None,
                     },
                 );
             }
