@@ -13,3 +13,4 @@ pub mod report;
 pub mod run;
 pub mod settle;
 mod steps;
+pub mod templates;

@@ -13,6 +13,7 @@ mod apply_faults;
 mod apply_options;
 mod apply_races;
 mod apply_secrets;
+mod apply_templates;
 mod apply_terminal;
 mod ci_recipes;
 mod cli_usage;
