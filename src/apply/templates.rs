@@ -212,7 +212,7 @@ async fn ensure<T: TemplateCalls>(
         Level::Info,
         "templates_started",
         &format!(
-            "templates of WABA {dest}: {} to migrate, {} to re-create",
+            "adding templates to WABA {dest}: {} to migrate, {} to re-create",
             plan.to_migrate.len(),
             plan.to_recreate.len()
         ),
