@@ -11,6 +11,13 @@
 //!
 //! `WAMIG_BENCH_LATENCY_MS` changes the injected latency (default 100).
 
+#![allow(
+    clippy::print_stdout,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a bench prints its table and stops loudly when its setup fails"
+)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -32,6 +39,7 @@ struct PeakHeap;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+#[allow(unsafe_code, reason = "counting heap bytes needs a global allocator, whose trait is unsafe")]
 unsafe impl GlobalAlloc for PeakHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let pointer = unsafe { System.alloc(layout) };

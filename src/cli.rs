@@ -1,4 +1,4 @@
-//! Owns the command line: clap definitions of DESIGN §2 and, for each command, turning arguments
+//! Owns the command line: the clap definitions (README.md) and, for each command, turning arguments
 //! into options for one library call. No business logic lives here.
 
 use std::path::PathBuf;
@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::PlanFormat;
-use crate::diag::ToDiagnostics;
 use crate::graph::GraphClient;
 use crate::manifest::LoadedManifest;
 use crate::ui::{ColorChoice, Level, LogFormat, Ui};
@@ -85,12 +84,35 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Walk a whole migration against a built-in sandbox: no credentials, no network.
     Demo,
+    /// Write a manifest from live state: the numbers of --waba WABAs where they are, or every
+    /// number of each --from WABA moved to its --to WABA.
+    Import(ImportArgs),
     /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
     ///
     /// For example `wamig completions bash > ~/.local/share/bash-completion/completions/wamig`,
     /// `wamig completions zsh > ~/.zfunc/_wamig` (with ~/.zfunc in fpath), or
     /// `wamig completions fish > ~/.config/fish/completions/wamig.fish`.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("selection").required(true).multiple(true).args(["wabas", "from"]))]
+pub struct ImportArgs {
+    /// A WABA whose numbers the manifest keeps where they are (repeatable); it plans in sync.
+    #[arg(long = "waba", value_name = "ID", conflicts_with_all = ["from", "to"])]
+    pub wabas: Vec<String>,
+    /// A source WABA: every number it holds moves to the --to given with it (repeatable, in pairs).
+    #[arg(long = "from", value_name = "SOURCE", requires = "to")]
+    pub from: Vec<String>,
+    /// The destination WABA of the --from before it.
+    #[arg(long = "to", value_name = "DEST", requires = "from")]
+    pub to: Vec<String>,
+    /// Write the manifest to FILE instead of stdout; an existing FILE is refused without --force.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -243,8 +265,8 @@ impl GlobalOptions {
 /// Runs one parsed command line.
 pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
     match cli.command {
-        Command::Validate => validate(&cli.global, ui),
-        Command::Schema(args) => schema(&args, ui),
+        Command::Validate => crate::commands::validate(&cli.global.manifest, ui),
+        Command::Schema(args) => crate::commands::schema(args.check, ui),
         Command::Sandbox(args) => crate::sandbox::run(
             crate::sandbox::RunOptions {
                 world: args.world,
@@ -262,6 +284,17 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         .map(|()| ExitStatus::Success)
         .map_err(Error::from),
         Command::Demo => crate::demo::run(ui),
+        Command::Import(args) => {
+            let selection = crate::import::Selection::from_args(&args.wabas, &args.from, &args.to)?;
+            let client = client_for(&cli.global, None, ui, 4)?;
+            let options = crate::import::ImportOptions {
+                selection,
+                output: args.output,
+                force: args.force,
+                api_version: cli.global.api_version.clone(),
+            };
+            runtime()?.block_on(crate::import::run(&client, &options, ui))
+        }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -354,99 +387,25 @@ fn graph_client(
     ui: &Ui,
     concurrency: usize,
 ) -> Result<GraphClient, Error> {
+    client_for(global, manifest.desired.api_version.as_deref(), ui, concurrency)
+}
+
+/// The same, for a command without a manifest (`import`) or with its version already read.
+fn client_for(
+    global: &GlobalOptions,
+    manifest_version: Option<&str>,
+    ui: &Ui,
+    concurrency: usize,
+) -> Result<GraphClient, Error> {
     let token = crate::graph::load_token(global.token_file.as_deref())?;
     let version = global
         .api_version
         .clone()
-        .or_else(|| manifest.desired.api_version.clone())
+        .or_else(|| manifest_version.map(str::to_owned))
         .unwrap_or_else(|| crate::graph::DEFAULT_API_VERSION.to_owned());
     let config = crate::graph::GraphConfig::new(&global.graph_url, &version, token)?
         .with_app_secret(crate::graph::app_secret_from_env())
         .with_ui(ui.clone())
         .with_max_concurrency(concurrency);
     Ok(GraphClient::new(config)?)
-}
-
-/// Reports the error a command ended with: rendered for people, or, with `--log-format json`,
-/// as one `error` event carrying every problem, so a log reader never has to parse prose.
-pub fn report_error(error: &Error, ui: &Ui) {
-    if ui.log_format != LogFormat::Json {
-        ui.err(&render_error(error, ui));
-        return;
-    }
-    let diagnostics = error.diagnostics();
-    let problems: Vec<serde_json::Value> = diagnostics
-        .iter()
-        .map(|d| {
-            serde_json::json!({
-                "message": d.message,
-                "location": d.location.as_ref().map(|l| serde_json::json!({
-                    "path": l.path, "line": l.line, "column": l.column,
-                })),
-                "causes": d.causes,
-                "hint": d.hint,
-            })
-        })
-        .collect();
-    let (message, hint) = match diagnostics.as_slice() {
-        [only] => (only.message.clone(), only.hint.clone()),
-        many => (format!("{} problems found", many.len()), None),
-    };
-    ui.event(
-        Level::Error,
-        "error",
-        &message,
-        serde_json::json!({"hint": hint, "problems": problems, "exit_code": ExitStatus::Error.code()}),
-    );
-}
-
-/// Renders an error for stderr, with a closing count when a manifest has several problems.
-pub fn render_error(error: &Error, ui: &Ui) -> String {
-    let mut text = crate::diag::render(&error.diagnostics(), &ui.stderr_styles);
-    if let Error::Manifest(manifest_error) = error {
-        let count = manifest_error.problem_count();
-        if count > 1 {
-            text.push_str(&format!("\n{count} problems found; fix them and run `wamig validate` again\n"));
-        }
-    }
-    text
-}
-
-fn validate(global: &GlobalOptions, ui: &Ui) -> Result<ExitStatus, Error> {
-    let loaded = crate::manifest::load(&global.manifest)?;
-    let destinations = loaded.desired.destinations.len();
-    let numbers = loaded.desired.numbers.len();
-    ui.out(&format!(
-        "{} is valid: {destinations} destination{}, {numbers} number{}\n",
-        global.manifest.display(),
-        if destinations == 1 { "" } else { "s" },
-        if numbers == 1 { "" } else { "s" },
-    ));
-    Ok(ExitStatus::Success)
-}
-
-/// Where `wamig schema --check` expects the committed schema, relative to the working directory.
-pub const SCHEMA_PATH: &str = "schemas/manifest.schema.json";
-
-fn schema(args: &SchemaArgs, ui: &Ui) -> Result<ExitStatus, Error> {
-    let generated = crate::manifest::model::json_schema_text();
-    if !args.check {
-        ui.out(&generated);
-        return Ok(ExitStatus::Success);
-    }
-    let committed = std::fs::read_to_string(SCHEMA_PATH).map_err(|error| {
-        Error::usage(
-            format!("cannot read {SCHEMA_PATH}: {error}"),
-            "run `wamig schema --check` from the repository root, or create the file with `wamig schema > schemas/manifest.schema.json`",
-        )
-    })?;
-    if committed == generated {
-        ui.out(&format!("{SCHEMA_PATH} is up to date\n"));
-        Ok(ExitStatus::Success)
-    } else {
-        Err(Error::usage(
-            format!("{SCHEMA_PATH} is out of date with the manifest types"),
-            "regenerate it with `wamig schema > schemas/manifest.schema.json` and commit the result",
-        ))
-    }
 }

@@ -1,8 +1,8 @@
-//! Owns the library side of the read-only commands (`plan`, `show`, `status`): each one loads
-//! what it needs, calls the pure core, and prints. `apply` lives in `apply::run`. The binary and
-//! `cli` only turn arguments into these calls.
+//! Owns the library side of the read-only commands (`validate`, `schema`, `plan`, `show`,
+//! `status`): each one loads what it needs, calls the pure core, and prints. `apply` lives in
+//! `apply::run`, `sandbox` in `sandbox::run`, `demo` in `demo::run`; what `status` prints is
+//! `status::render`. The binary and `cli` only turn arguments into these calls.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -51,6 +51,17 @@ pub async fn plan(
     options: &PlanOptions,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
+    if let Some(out) = &options.out {
+        let lock = crate::journal::lock::lock_path(&options.state_path);
+        crate::planfile::check_out_path(
+            out,
+            &[
+                ("the manifest", &manifest.path),
+                ("the journal", &options.state_path),
+                ("the journal's lock", &lock),
+            ],
+        )?;
+    }
     let journal = Journal::load(&options.state_path)?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let plan =
@@ -85,6 +96,48 @@ pub fn show(path: &Path, format: PlanFormat, ui: &Ui) -> Result<ExitStatus, Erro
     Ok(ExitStatus::Success)
 }
 
+/// `wamig validate`: load and check the manifest, offline; every problem is an error.
+pub fn validate(path: &Path, ui: &Ui) -> Result<ExitStatus, Error> {
+    let loaded = crate::manifest::load(path)?;
+    let destinations = loaded.desired.destinations.len();
+    let numbers = loaded.desired.numbers.len();
+    ui.out(&format!(
+        "{} is valid: {destinations} destination{}, {numbers} number{}\n",
+        path.display(),
+        if destinations == 1 { "" } else { "s" },
+        if numbers == 1 { "" } else { "s" },
+    ));
+    Ok(ExitStatus::Success)
+}
+
+/// Where `wamig schema --check` expects the committed schema, relative to the working directory.
+pub const SCHEMA_PATH: &str = "schemas/manifest.schema.json";
+
+/// `wamig schema`: print the manifest's JSON Schema, or with `check` compare it with the
+/// committed copy and fail when that is out of date.
+pub fn schema(check: bool, ui: &Ui) -> Result<ExitStatus, Error> {
+    let generated = crate::manifest::model::json_schema_text();
+    if !check {
+        ui.out(&generated);
+        return Ok(ExitStatus::Success);
+    }
+    let committed = std::fs::read_to_string(SCHEMA_PATH).map_err(|error| {
+        Error::usage(
+            format!("cannot read {SCHEMA_PATH}: {error}"),
+            "run `wamig schema --check` from the repository root, or create the file with `wamig schema > schemas/manifest.schema.json`",
+        )
+    })?;
+    if committed == generated {
+        ui.out(&format!("{SCHEMA_PATH} is up to date\n"));
+        Ok(ExitStatus::Success)
+    } else {
+        Err(Error::usage(
+            format!("{SCHEMA_PATH} is out of date with the manifest types"),
+            "regenerate it with `wamig schema > schemas/manifest.schema.json` and commit the result",
+        ))
+    }
+}
+
 /// `wamig status`: per number, the live state and what the journal remembers.
 pub async fn status(
     manifest: &LoadedManifest,
@@ -94,109 +147,8 @@ pub async fn status(
 ) -> Result<ExitStatus, Error> {
     let journal = Journal::load(state_path)?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
-    let now = jiff::Timestamp::now();
-    let mut out = String::new();
-    let s = &ui.styles;
-    for number in &manifest.desired.numbers {
-        let e164 = number.phone.e164();
-        let digits = number.phone.digits();
-        let _ = writeln!(out, "{}  → {}", s.bold.paint(&e164), number.destination_waba);
-        let destination = snapshot.waba(&number.destination_waba);
-        let live = match destination {
-            Some(waba) if !waba.is_readable() => "destination not readable by this token".to_owned(),
-            Some(waba) => match waba.number(digits) {
-                Some(node) => format!(
-                    "in the destination (id {}): {}, {}, status {}",
-                    node.id,
-                    if node.is_verified() { "verified" } else { "not verified" },
-                    if crate::migration::is_registered(node) { "registered" } else { "not registered" },
-                    node.status.as_ref().map_or("unknown", |s| s.as_str())
-                ),
-                None => "not in the destination".to_owned(),
-            },
-            None => "destination not observed".to_owned(),
-        };
-        let _ = writeln!(out, "  live:     {live}");
-        let sources: Vec<String> = snapshot
-            .wabas_listing(digits)
-            .filter(|(waba, _)| waba.id != number.destination_waba)
-            .map(|(waba, node)| {
-                format!("{} ({})", waba.id, node.status.as_ref().map_or("listed", |s| s.as_str()))
-            })
-            .collect();
-        if !sources.is_empty() {
-            let _ = writeln!(out, "  source:   listed by {}", sources.join(", "));
-        }
-        match journal.get(&e164) {
-            None => {
-                let _ = writeln!(out, "  journal:  nothing done by wamig yet");
-            }
-            Some(record) => {
-                let last = [
-                    (record.registered_at, "registered"),
-                    (record.verified_at, "verified"),
-                    (record.last_code_request.as_ref().map(|r| r.at), "code requested"),
-                    (record.initiated_at, "migration started"),
-                ]
-                .into_iter()
-                .filter_map(|(at, what)| at.map(|at| (at, what)))
-                .max_by_key(|(at, _)| *at);
-                if let Some((at, what)) = last {
-                    let _ = writeln!(
-                        out,
-                        "  journal:  last step {what} at {}",
-                        at.strftime("%Y-%m-%d %H:%M UTC")
-                    );
-                }
-                if let Some(request) = &record.last_code_request {
-                    let _ = writeln!(
-                        out,
-                        "            code requested {} time(s), last by {} at {}{}",
-                        record.code_requests,
-                        request.method,
-                        request.at.strftime("%Y-%m-%d %H:%M UTC"),
-                        if record.verified_at.is_none() && record.code_cooldown_active(now) {
-                            " (no new code before the 10-minute cooldown ends)"
-                        } else {
-                            ""
-                        }
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "            verify attempts {}, register attempts {} in the last 72 h (Meta allows 10)",
-                    record.verify_attempts,
-                    record.register_attempts_in_window(now)
-                );
-                if let Some(after) = crate::migration::register_not_before(record, now)
-                    && after > now
-                    && record.registered_at.is_none()
-                {
-                    let _ = writeln!(
-                        out,
-                        "            Meta is still provisioning the display name: apply calls register again after {}",
-                        after.strftime("%Y-%m-%d %H:%M UTC")
-                    );
-                }
-                if let Some(error) = &record.last_error {
-                    let code = match (error.code, error.subcode) {
-                        (Some(code), Some(sub)) => format!(" (code {code}, subcode {sub})"),
-                        (Some(code), None) => format!(" (code {code})"),
-                        _ => String::new(),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "            last error at {} during {}: {}{code}{}",
-                        error.at.strftime("%Y-%m-%d %H:%M UTC"),
-                        error.step,
-                        error.message,
-                        error.fbtrace_id.as_deref().map(|t| format!(", fbtrace_id {t}")).unwrap_or_default()
-                    );
-                }
-            }
-        }
-        out.push('\n');
-    }
-    ui.out(&out);
+    let text =
+        crate::status::render(&manifest.desired, &snapshot, &journal, jiff::Timestamp::now(), &ui.styles);
+    ui.out(&text);
     Ok(ExitStatus::Success)
 }

@@ -13,11 +13,26 @@ pub struct SourceLocation {
     pub path: PathBuf,
     pub line: usize,
     pub column: usize,
-    /// The text of that line, shown under the pointer when known.
+    /// An excerpt of that line around the column (escaped, at most about a hundred characters,
+    /// whatever the line's length), shown under the pointer when known.
     pub source_line: Option<String>,
+    /// Characters of `source_line` before the column: where the pointer goes.
+    pub pointer: usize,
 }
 
 impl SourceLocation {
+    pub fn new(path: impl Into<PathBuf>, line: usize, column: usize) -> Self {
+        Self { path: path.into(), line, column, source_line: None, pointer: 0 }
+    }
+
+    /// Shows a window of `line` (the whole text of the source line) under the pointer.
+    pub fn with_source(mut self, line: &str) -> Self {
+        let (excerpt, pointer) = crate::text::excerpt(line, self.column);
+        self.source_line = Some(excerpt);
+        self.pointer = pointer;
+        self
+    }
+
     pub fn display(&self) -> String {
         format!("{}:{}:{}", self.path.display(), self.line, self.column)
     }
@@ -91,18 +106,19 @@ pub fn render(diagnostics: &[Diagnostic], styles: &Styles) -> String {
     out
 }
 
+/// Messages, causes and hints carry values from outside (a key, a Graph message, a lock
+/// holder): their control characters are escaped before they are styled.
 fn render_one(out: &mut String, diagnostic: &Diagnostic, styles: &Styles) {
-    let _ = writeln!(out, "{}: {}", styles.error.paint("error"), styles.bold.paint(&diagnostic.message));
+    use crate::text::escape_lines;
+    let message = escape_lines(&diagnostic.message);
+    let _ = writeln!(out, "{}: {}", styles.error.paint("error"), styles.bold.paint(&*message));
     if let Some(location) = &diagnostic.location {
         let _ = writeln!(out, "  {} {}", styles.dim.paint("-->"), location.display());
         if let Some(line) = &location.source_line {
             let number = location.line.to_string();
             let gutter = " ".repeat(number.len());
-            let pad: String = line
-                .chars()
-                .take(location.column.saturating_sub(1))
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            let pad: String =
+                line.chars().take(location.pointer).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             let _ = writeln!(out, "  {gutter} {}", styles.dim.paint("|"));
             let _ = writeln!(
                 out,
@@ -115,10 +131,10 @@ fn render_one(out: &mut String, diagnostic: &Diagnostic, styles: &Styles) {
         }
     }
     for cause in &diagnostic.causes {
-        let _ = writeln!(out, "  {} {cause}", styles.dim.paint("caused by:"));
+        let _ = writeln!(out, "  {} {}", styles.dim.paint("caused by:"), escape_lines(cause));
     }
     if let Some(hint) = &diagnostic.hint {
-        let _ = writeln!(out, "{}: {hint}", styles.hint.paint("hint"));
+        let _ = writeln!(out, "{}: {}", styles.hint.paint("hint"), escape_lines(hint));
     }
 }
 
@@ -129,18 +145,36 @@ mod tests {
     #[test]
     fn renders_location_pointer_and_hint() {
         let diagnostic = Diagnostic::new("unknown key `phnoe`")
-            .at(SourceLocation {
-                path: "wamig.yaml".into(),
-                line: 7,
-                column: 9,
-                source_line: Some("      - phnoe: \"+1 631\"".into()),
-            })
+            .at(SourceLocation::new("wamig.yaml", 7, 9).with_source("      - phnoe: \"+1 631\""))
             .with_hint("did you mean `phone`?");
         let text = render(&[diagnostic], &Styles::plain());
         assert_eq!(
             text,
             "error: unknown key `phnoe`\n  --> wamig.yaml:7:9\n    |\n  7 |       - phnoe: \"+1 631\"\n    |         ^\nhint: did you mean `phone`?\n"
         );
+    }
+
+    #[test]
+    fn a_huge_line_is_shown_as_a_window_around_the_column() {
+        let line = format!("{}bad: 1{}", "x".repeat(40_000_000), "y".repeat(1_000));
+        let diagnostic = Diagnostic::new("unknown key")
+            .at(SourceLocation::new("wamig.yaml", 1, 40_000_001).with_source(&line));
+        let text = render(&[diagnostic], &Styles::plain());
+        assert!(text.len() < 500, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        let caret = lines[4].chars().position(|c| c == '^').unwrap();
+        let pointed: String = lines[3].chars().skip(caret).take(3).collect();
+        assert_eq!(pointed, "bad", "{text}");
+    }
+
+    #[test]
+    fn values_from_outside_are_escaped_before_they_are_styled() {
+        let diagnostic = Diagnostic::new("unknown key `a\u{1b}[8mb`")
+            .with_cause("Graph said \u{1b}]0;title\u{7}")
+            .with_hint("rename `a\u{1b}[8mb`");
+        let text = render(&[diagnostic], &Styles::new(true));
+        assert!(!text.contains("\u{1b}[8m") && !text.contains('\u{7}'), "{text:?}");
+        assert!(text.contains("a\\u{1b}[8mb"), "{text:?}");
     }
 
     #[test]

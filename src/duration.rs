@@ -2,15 +2,29 @@
 
 use std::time::Duration;
 
+/// The longest duration accepted: far beyond any wait wamig makes, and small enough that adding
+/// it to the clock can never overflow.
+pub const MAX: Duration = Duration::from_secs(365 * 86_400);
+
 /// Parses `<number><unit>` groups with units `ms`, `s`, `m`, `h`, `d`; a bare number is seconds.
+/// Anything longer than [`MAX`] is refused.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    let total = parse_unbounded(text)?;
+    if total > MAX {
+        return Err(format!("`{text}` is too long: at most {}d", MAX.as_secs() / 86_400));
+    }
+    Ok(total)
+}
+
+fn parse_unbounded(text: &str) -> Result<Duration, String> {
     let invalid = || format!("`{text}` is not a duration: write it like 90s, 15m or 1h");
     if text.is_empty() {
         return Err(invalid());
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse::<u64>().map(Duration::from_secs).map_err(|_| invalid());
+        // More digits than a u64 holds is still a number, only a far too long one.
+        return Ok(text.parse::<u64>().map_or(Duration::MAX, Duration::from_secs));
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
@@ -19,7 +33,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(invalid());
         }
-        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        let value: u64 = rest[..digits].parse().unwrap_or(u64::MAX);
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = &rest[..unit_len];
@@ -76,6 +90,22 @@ mod tests {
         assert_eq!(parse("3d"), Ok(Duration::from_secs(3 * 86_400)));
         for bad in ["", "m", "15x", "1.5h", "-1s", "s15"] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_past_a_year_are_refused_not_overflowed() {
+        assert_eq!(parse("365d"), Ok(MAX));
+        for long in [
+            "9223372036854775807s",
+            "18446744073709551615ms",
+            "99999999999999999999999",
+            "99999999999999999999999m",
+            "366d",
+            "18446744073709551615h1s",
+        ] {
+            let error = parse(long).unwrap_err();
+            assert!(error.contains("too long"), "{long}: {error}");
         }
     }
 

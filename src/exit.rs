@@ -1,4 +1,4 @@
-//! Owns wamig's exit codes (DESIGN §2) and how several outcomes combine into one.
+//! Owns wamig's exit codes (README.md, "Exit codes") and how several outcomes combine into one.
 
 /// What a command ended with. The discriminant is the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub enum ExitStatus {
     Blocked = 4,
     /// Interrupted by Ctrl-C after saving progress.
     Interrupted = 130,
+    /// Stopped by SIGTERM (a cancelled CI job) after saving progress.
+    Terminated = 143,
 }
 
 impl ExitStatus {
@@ -23,7 +25,7 @@ impl ExitStatus {
         self as u8
     }
 
-    /// Combines outcomes with the priority DESIGN §2 gives: error, then blocked, then
+    /// Combines outcomes with the priority README.md gives: error, then blocked, then
     /// awaiting codes / changes. An interruption outranks everything but an error.
     pub fn combine(self, other: ExitStatus) -> ExitStatus {
         if self.rank() >= other.rank() { self } else { other }
@@ -35,7 +37,7 @@ impl ExitStatus {
             ExitStatus::Changes => 1,
             ExitStatus::Paused => 2,
             ExitStatus::Blocked => 3,
-            ExitStatus::Interrupted => 4,
+            ExitStatus::Interrupted | ExitStatus::Terminated => 4,
             ExitStatus::Error => 5,
         }
     }

@@ -176,6 +176,14 @@ fn config_hint(problem: ConfigProblem) -> String {
         ConfigProblem::PlainHttp => "use https://, or plain http:// only to a loopback address \
              (127.0.0.1, ::1, localhost) such as a local `wamig sandbox`"
             .to_owned(),
+        ConfigProblem::GraphUrlPath => format!(
+            "use {DEFAULT_GRAPH_URL} (or http://127.0.0.1:PORT for a local sandbox); choose the API \
+             version with --api-version or WAMIG_API_VERSION"
+        ),
+        ConfigProblem::LoopbackNameElsewhere => "the access token would cross the network in clear \
+             text: make the name resolve to 127.0.0.1 or ::1 only (check /etc/hosts), or use \
+             http://127.0.0.1:PORT"
+            .to_owned(),
         ConfigProblem::UrlCredentials => {
             "remove `user:password@`; the token is read from WAMIG_ACCESS_TOKEN or --token-file".to_owned()
         }

@@ -1,10 +1,9 @@
-//! Owns the journal (`--state`, DESIGN §4): per number, only what the live API cannot tell —
+//! Owns the journal (`--state`, README.md): per number, only what the live API cannot tell —
 //! the phone-number id, when each step ran, code requests, verify and register attempts, the last
 //! error. It is written atomically with mode 0600 and never holds a token, code or PIN: nothing
 //! here has a field that could. Locking is in `journal::lock`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Diagnostic, ToDiagnostics};
 use crate::graph::ErrorClass;
 use crate::migration::Step;
-use crate::vocabulary::CodeMethod;
+use crate::vocabulary::{CodeMethod, MessagingLimitTier};
 
 pub mod lock;
 
@@ -60,6 +59,10 @@ pub struct NumberRecord {
     pub registered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates_checked_at: Option<Timestamp>,
+    /// The messaging limit tier the number had when apply last saw it arrive in the
+    /// destination: the baseline `plan` reports a lowered limit against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging_limit_tier: Option<MessagingLimitTier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<RecordedError>,
 }
@@ -91,7 +94,7 @@ pub struct RecordedError {
     pub fbtrace_id: Option<String>,
 }
 
-/// How long a requested code is waited for before another may be requested (DESIGN §4).
+/// How long a requested code is waited for before another may be requested (README.md).
 pub const CODE_COOLDOWN: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 /// Meta allows 10 register calls per number in a moving 72-hour window (error 133016).
 pub const REGISTER_LIMIT: usize = 10;
@@ -149,7 +152,7 @@ pub enum JournalError {
     #[error("the journal {} is not a wamig journal: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
     #[error("the journal {} has format version {found}; this wamig reads version {FORMAT_VERSION}", path.display())]
-    Version { path: PathBuf, found: u32 },
+    Version { path: PathBuf, found: u64 },
     #[error("cannot write the journal {}", path.display())]
     Write {
         path: PathBuf,
@@ -164,67 +167,122 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{} is not a wamig lock file, and wamig will not overwrite it", path.display())]
+    ForeignLock { path: PathBuf },
+}
+
+/// The hint for an I/O error on the journal or its lock: what went wrong decides what to do.
+fn io_hint(source: &std::io::Error, path: &Path, writing: bool) -> String {
+    use crate::files::Refusal;
+    match crate::files::refusal(source) {
+        Some(Refusal::Symlink) => format!(
+            "{} is a symbolic link (planted, or restored from a cache): remove the link itself \
+             (`rm {}`), not what it points to, or point --state at a real file",
+            path.display(),
+            path.display()
+        ),
+        Some(Refusal::NotRegular(_)) => {
+            format!("{} must be a regular file: move what is there away, or choose another path with --state or WAMIG_STATE", path.display())
+        }
+        Some(Refusal::TooLarge { .. }) => {
+            "a wamig journal is far smaller: check that --state names the journal, not another file".to_owned()
+        }
+        Some(Refusal::NotUtf8) => "the file is not a wamig journal: check --state".to_owned(),
+        None if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            format!("let the user running wamig {} {}", if writing { "write" } else { "read" }, path.display())
+        }
+        None if writing => {
+            "check that the directory exists and is writable, or choose another path with --state or WAMIG_STATE"
+                .to_owned()
+        }
+        None => "check that the file is readable, or choose another path with --state or WAMIG_STATE".to_owned(),
+    }
 }
 
 impl ToDiagnostics for JournalError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         let hint = match self {
-            JournalError::Read { .. } | JournalError::Write { .. } | JournalError::Lock { .. } => {
-                "check that the directory exists and is writable, or choose another path with --state or WAMIG_STATE"
-                    .to_owned()
+            JournalError::Read { path, source } => io_hint(source, path, false),
+            JournalError::Write { path, source } | JournalError::Lock { path, source } => {
+                io_hint(source, path, true)
             }
             JournalError::Corrupt { .. } => "restore the journal from your CI artifact or backup; if it is lost, move it away: wamig rebuilds what it can from live state, but code requests and register attempts recorded in it are forgotten".to_owned(),
             JournalError::Version { .. } => "use the wamig version that wrote this journal, or a newer one".to_owned(),
             JournalError::Locked { .. } => "another wamig apply is running on this journal: wait for it to finish (in CI, put applies in one concurrency group)".to_owned(),
+            JournalError::ForeignLock { path } => format!(
+                "move {} away (it holds something else) or choose another journal path with --state",
+                path.display()
+            ),
         };
         vec![Diagnostic::from_error(self).with_hint(hint)]
     }
 }
+
+/// How far ahead of this machine's clock a time in the journal may be (a runner whose clock
+/// was ahead wrote it).
+const MAX_CLOCK_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Every time in a journal is one wamig saw happen; one far in the future is an edited or
+/// corrupt journal, and the arithmetic done on it (cooldowns, register windows) must not be
+/// able to overflow. Checked on the JSON, so every time field is covered, whatever its name.
+fn check_times(value: &serde_json::Value, latest: Timestamp) -> Result<(), String> {
+    match value {
+        serde_json::Value::String(text) => match text.parse::<Timestamp>() {
+            Ok(at) if at > latest => Err(format!("it records the time {at}, which is in the future")),
+            _ => Ok(()),
+        },
+        serde_json::Value::Array(items) => items.iter().try_for_each(|item| check_times(item, latest)),
+        serde_json::Value::Object(map) => map.values().try_for_each(|item| check_times(item, latest)),
+        _ => Ok(()),
+    }
+}
+
+/// Far above any real journal (10,000 numbers take a few MiB), far below what would exhaust
+/// memory: a bigger file is not a journal.
+pub const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Journal {
     pub fn new() -> Self {
         Self { format_version: FORMAT_VERSION, numbers: BTreeMap::new() }
     }
 
-    /// Reads the journal; a missing file is an empty journal.
+    /// Reads the journal; a missing file is an empty journal. A symbolic link, a FIFO or a file
+    /// larger than [`MAX_JOURNAL_BYTES`] is refused.
     pub fn load(path: &Path) -> Result<Journal, JournalError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Journal::new()),
-            Err(source) => return Err(JournalError::Read { path: path.to_path_buf(), source }),
-        };
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| JournalError::Corrupt { path: path.to_path_buf(), message: e.to_string() })?;
-        let found = value.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
-        if found != u64::from(FORMAT_VERSION) {
-            return Err(JournalError::Version { path: path.to_path_buf(), found: found as u32 });
+        match crate::files::read_bounded(path, MAX_JOURNAL_BYTES, crate::files::Links::Refuse) {
+            Ok(bytes) => Journal::parse(&bytes, path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Journal::new()),
+            Err(source) => Err(JournalError::Read { path: path.to_path_buf(), source }),
         }
-        serde_json::from_value(value)
-            .map_err(|e| JournalError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Reads a journal from its bytes; `path` is named in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Journal, JournalError> {
+        let corrupt = |message: String| JournalError::Corrupt { path: path.to_path_buf(), message };
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| corrupt(format!("it is not UTF-8 text (bad byte at offset {})", e.valid_up_to())))?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        let found = match value.get("format_version") {
+            None => return Err(corrupt("it has no format_version".to_owned())),
+            Some(version) => version
+                .as_u64()
+                .ok_or_else(|| corrupt("its format_version is not a version number".to_owned()))?,
+        };
+        if found != u64::from(FORMAT_VERSION) {
+            return Err(JournalError::Version { path: path.to_path_buf(), found });
+        }
+        check_times(&value, Timestamp::now() + MAX_CLOCK_AHEAD).map_err(corrupt)?;
+        serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
     }
 
     /// Writes the journal atomically (a temporary file in the same directory, then a rename), so
-    /// a crash leaves either the old or the new journal, never half of one. Mode 0600.
+    /// a crash leaves either the old or the new journal, never half of one. Mode 0600. A symbolic
+    /// link at the path is refused, never written through.
     pub fn save(&self, path: &Path) -> Result<(), JournalError> {
-        let write_error = |source| JournalError::Write { path: path.to_path_buf(), source };
-        let dir = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir).map_err(write_error)?;
-        let mut file =
-            tempfile::Builder::new().prefix(".wamig-journal").tempfile_in(&dir).map_err(write_error)?;
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        file.write_all(text.as_bytes()).map_err(write_error)?;
-        file.as_file().sync_all().map_err(write_error)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(write_error)?;
-        }
-        file.persist(path).map_err(|e| write_error(e.error))?;
-        Ok(())
+        crate::files::write_atomic(path, text.as_bytes(), true)
+            .map_err(|source| JournalError::Write { path: path.to_path_buf(), source })
     }
 
     pub fn get(&self, e164: &str) -> Option<&NumberRecord> {
@@ -291,6 +349,60 @@ mod tests {
         assert!(matches!(Journal::load(&path), Err(JournalError::Version { found: 9, .. })));
         std::fs::write(&path, "not json").unwrap();
         assert!(matches!(Journal::load(&path), Err(JournalError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn hostile_journals_get_errors_that_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let hint = |error: &JournalError| error.diagnostics()[0].hint.clone().unwrap_or_default();
+
+        // A version past u32 is reported as it is written, not wrapped around to 1.
+        std::fs::write(&path, r#"{"format_version": 4294967297, "numbers": {}}"#).unwrap();
+        let error = Journal::load(&path).unwrap_err();
+        assert!(matches!(error, JournalError::Version { found: 4_294_967_297, .. }), "{error:?}");
+        assert!(error.to_string().contains("format version 4294967297"), "{error}");
+        std::fs::write(&path, r#"{"format_version": "1"}"#).unwrap();
+        assert!(matches!(Journal::load(&path), Err(JournalError::Corrupt { .. })));
+
+        // A time at the end of the calendar would overflow the cooldown arithmetic.
+        let future = r#"{"format_version": 1, "numbers": {"+16315555555": {"destination_waba": "1",
+            "last_code_request": {"at": "9999-12-30T21:59:00Z", "method": "SMS", "language": "en_US"}}}}"#;
+        let error = Journal::parse(future.as_bytes(), &path).unwrap_err();
+        assert!(error.to_string().contains("in the future"), "{error}");
+        let past = future.replace("9999-12-30T21:59:00Z", "0001-01-01T00:00:00Z");
+        let journal = Journal::parse(past.as_bytes(), &path).unwrap();
+        assert!(!journal.numbers["+16315555555"].code_cooldown_active(Timestamp::now()));
+
+        // Bytes that are not UTF-8 make a corrupt journal, not a directory problem.
+        std::fs::write(&path, b"{\"format_version\": 1, \"numbers\": {\"\xff\": {}}}").unwrap();
+        let error = Journal::load(&path).unwrap_err();
+        assert!(error.to_string().contains("not UTF-8"), "{error}");
+        assert!(!hint(&error).contains("writable"), "{}", hint(&error));
+
+        // A file far larger than any journal is refused before it is buffered.
+        let big = std::fs::File::create(&path).unwrap();
+        big.set_len(MAX_JOURNAL_BYTES + 1).unwrap();
+        let error = Journal::load(&path).unwrap_err();
+        assert!(
+            matches!(&error, JournalError::Read { source, .. } if crate::files::refusal(source).is_some())
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_behind_a_symbolic_link_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let precious = dir.path().join("precious");
+        std::fs::write(&precious, "keep me").unwrap();
+        let path = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&precious, &path).unwrap();
+        let error = Journal::load(&path).unwrap_err();
+        assert!(error.to_string().contains("cannot read the journal"), "{error}");
+        assert!(error.diagnostics()[0].causes.iter().any(|c| c.contains("symbolic link")), "{error:?}");
+        let error = Journal::new().save(&path).unwrap_err();
+        assert!(matches!(error, JournalError::Write { .. }));
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Layout: `manifest` reads and checks the desired state, `graph` talks to the Graph API (and
 //! only classifies its failures), `observe` reads live state into a snapshot, `plan` is the pure
-//! planner and its renderers, `apply` executes plans, `hints` words what a user should do after
-//! a Graph failure, `sandbox` emulates the Graph API, `cli` turns arguments into calls of these.
+//! planner and its renderers (with `plan::drift`), `import` writes a manifest from live state,
+//! `apply` executes plans, `hints` words what a user should do after a Graph failure, `sandbox`
+//! emulates the Graph API, `cli` turns arguments into calls of these.
 
 pub mod apply;
 pub mod cli;
@@ -15,8 +16,12 @@ pub mod digest;
 pub mod duration;
 pub mod error;
 pub mod exit;
+pub mod files;
+#[cfg(test)]
+mod fuzz;
 pub mod graph;
 pub mod hints;
+pub mod import;
 pub mod journal;
 pub mod manifest;
 pub mod migration;
@@ -25,6 +30,8 @@ pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
+pub mod status;
+pub mod text;
 pub mod ui;
 pub mod vocabulary;
 

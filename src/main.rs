@@ -1,5 +1,7 @@
 //! The `wamig` binary: parses the command line, runs the command, renders errors, exits.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,7 +20,7 @@ fn main() -> ExitCode {
     match wamig::cli::run(cli, &ui) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
-            wamig::cli::report_error(&error, &ui);
+            error.report(&ui);
             ExitCode::from(wamig::ExitStatus::Error.code())
         }
     }

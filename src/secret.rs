@@ -44,16 +44,62 @@ impl std::str::FromStr for Secret {
 }
 
 /// Replaces every occurrence of each secret in `text` with `<redacted>`; a last line of defence
-/// for text that came from outside (a Graph error message echoing a parameter, say).
+/// for text that came from outside (a Graph error message echoing a parameter, say). A server
+/// may echo a secret the way it travelled, so its URL-encoded and form-encoded forms (either
+/// case of hex digits), its JSON-escaped form and its form-decoded form (`+` read as a space)
+/// are redacted too.
 pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
     let mut out = text.to_owned();
     for secret in secrets {
         let value = secret.expose();
-        if value.len() >= 4 {
-            out = out.replace(value, "<redacted>");
+        if value.len() < 4 {
+            continue;
+        }
+        let mut forms = encoded_forms(value);
+        // A longer form may contain a shorter one; replace the longer first.
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        for form in forms {
+            if out.contains(&form) {
+                out = out.replace(&form, "<redacted>");
+            }
         }
     }
     out
+}
+
+/// The ways a value may come back: as is, percent-encoded as a URL component, form-encoded
+/// (`application/x-www-form-urlencoded`, space as `+`), each with upper- and lower-case hex,
+/// with `/` escaped as JSON allows, and with `+` decoded to a space.
+fn encoded_forms(value: &str) -> Vec<String> {
+    let percent = |keep: fn(u8) -> bool, space_plus: bool, lower: bool| {
+        let mut out = String::with_capacity(value.len() * 3);
+        for byte in value.bytes() {
+            if keep(byte) {
+                out.push(char::from(byte));
+            } else if space_plus && byte == b' ' {
+                out.push('+');
+            } else if lower {
+                out.push_str(&format!("%{byte:02x}"));
+            } else {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        out
+    };
+    let url_unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    let form_unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
+    let mut forms = vec![
+        value.to_owned(),
+        percent(url_unreserved, false, false),
+        percent(url_unreserved, false, true),
+        percent(form_unreserved, true, false),
+        percent(form_unreserved, true, true),
+        value.replace('/', "\\/"),
+        value.replace('+', " "),
+    ];
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 #[cfg(test)]
@@ -66,6 +112,25 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
         assert_eq!(format!("{secret}"), "<redacted>");
         assert_eq!(secret.expose(), "canary-token-123456");
+    }
+
+    #[test]
+    fn scrub_redacts_the_encoded_forms_a_server_may_echo() {
+        let token = Secret::new("EAAb+c/d=e+f==");
+        for echoed in [
+            "EAAb+c/d=e+f==",
+            "EAAb%2Bc%2Fd%3De%2Bf%3D%3D",
+            "EAAb%2bc%2fd%3de%2bf%3d%3d",
+            "EAAb+c\\/d=e+f==",
+            "EAAb c/d=e f==",
+        ] {
+            let text = format!("Invalid OAuth access token - Cannot parse access token: {echoed}.");
+            let scrubbed = scrub(&text, &[&token]);
+            assert_eq!(
+                scrubbed, "Invalid OAuth access token - Cannot parse access token: <redacted>.",
+                "{echoed}"
+            );
+        }
     }
 
     #[test]

@@ -210,8 +210,10 @@ impl Ui {
         }
     }
 
-    /// Writes result text to stdout as is.
+    /// Writes result text to stdout; control characters other than wamig's own colours are
+    /// escaped (values from outside must not drive the terminal).
     pub fn out(&self, text: &str) {
+        let text = &*crate::text::terminal_safe(text);
         let mut streams = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         let Streams { sink, live } = &mut *streams;
         match sink {
@@ -229,8 +231,9 @@ impl Ui {
         }
     }
 
-    /// Writes text to stderr as is (rendered errors, prompts, hand-off blocks).
+    /// Writes text to stderr (rendered errors, prompts, hand-off blocks), escaped as `out` is.
     pub fn err(&self, text: &str) {
+        let text = &*crate::text::terminal_safe(text);
         let mut streams = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         let Streams { sink, live } = &mut *streams;
         match sink {
@@ -253,6 +256,8 @@ impl Ui {
     /// Replaces the live region at the bottom of stderr with `lines` (an empty list removes
     /// it). Callers use it only when stderr is a terminal; captured output ignores it.
     pub fn set_live(&self, lines: Vec<String>) {
+        let lines: Vec<String> =
+            lines.into_iter().map(|line| crate::text::terminal_safe(&line).into_owned()).collect();
         let mut streams = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         let Streams { sink, live } = &mut *streams;
         if let Sink::Std = sink {
@@ -288,6 +293,7 @@ impl Ui {
                 self.err(&format!("{line}\n"));
             }
             LogFormat::Text => {
+                let message = crate::text::escape_lines(message);
                 let s = &self.stderr_styles;
                 let line = match level {
                     Level::Error => format!("{}: {message}\n", s.error.paint("error")),

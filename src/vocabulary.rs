@@ -11,10 +11,40 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-/// Defines an enum of Graph string values with an `Other(String)` catch-all. Known values are
-/// matched case-insensitively; anything else (including a non-string) is kept, never refused.
+/// Defines, from one list of Graph's values, two enums: `$name`, open, with an `Other(String)`
+/// catch-all (known values matched case-insensitively; anything else, even a non-string, kept,
+/// never refused), which everything reading Graph uses; and `$known`, closed and `Copy`, which
+/// refuses any other value, for the sandbox, which must only ever emit values Meta documents.
 macro_rules! graph_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident / $known:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $known {
+            $(#[serde(rename = $wire)] $variant,)+
+        }
+
+        impl $known {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($known::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $known {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<$known> for $name {
+            fn from(known: $known) -> Self {
+                match known {
+                    $($known::$variant => $name::$variant,)+
+                }
+            }
+        }
+
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name {
@@ -78,7 +108,7 @@ macro_rules! graph_enum {
 
 graph_enum!(
     /// `account_review_status` of a WABA.
-    AccountReviewStatus {
+    AccountReviewStatus / KnownAccountReviewStatus {
         Approved => "APPROVED",
         Pending => "PENDING",
         Rejected => "REJECTED",
@@ -88,7 +118,7 @@ graph_enum!(
 
 graph_enum!(
     /// `business_verification_status` of a WABA (Meta sends these in lower case).
-    BusinessVerificationStatus {
+    BusinessVerificationStatus / KnownBusinessVerificationStatus {
         Verified => "verified",
         NotVerified => "not_verified",
         Pending => "pending",
@@ -104,7 +134,7 @@ graph_enum!(
 
 graph_enum!(
     /// `ownership_type` of a WABA (Meta's sources disagree on the vocabulary).
-    OwnershipType {
+    OwnershipType / KnownOwnershipType {
         ClientOwned => "CLIENT_OWNED",
         OnBehalfOf => "ON_BEHALF_OF",
         SelfOwned => "SELF",
@@ -113,7 +143,7 @@ graph_enum!(
 
 graph_enum!(
     /// `name_status` / `new_name_status` of a phone number's display name.
-    NameStatus {
+    NameStatus / KnownNameStatus {
         Approved => "APPROVED",
         AvailableWithoutReview => "AVAILABLE_WITHOUT_REVIEW",
         Declined => "DECLINED",
@@ -125,7 +155,7 @@ graph_enum!(
 
 graph_enum!(
     /// `code_verification_status` of a phone number.
-    CodeVerificationStatus {
+    CodeVerificationStatus / KnownCodeVerificationStatus {
         Verified => "VERIFIED",
         NotVerified => "NOT_VERIFIED",
         Unverified => "UNVERIFIED",
@@ -135,7 +165,7 @@ graph_enum!(
 
 graph_enum!(
     /// `quality_rating` of a number, and a template's quality score.
-    QualityRating {
+    QualityRating / KnownQualityRating {
         Green => "GREEN",
         Yellow => "YELLOW",
         Red => "RED",
@@ -146,7 +176,7 @@ graph_enum!(
 
 graph_enum!(
     /// `status` of a phone number.
-    PhoneNumberStatus {
+    PhoneNumberStatus / KnownPhoneNumberStatus {
         Connected => "CONNECTED",
         Pending => "PENDING",
         Migrated => "MIGRATED",
@@ -163,7 +193,7 @@ graph_enum!(
 
 graph_enum!(
     /// `platform_type`: where the number is registered; `NOT_APPLICABLE` = not registered.
-    PlatformType {
+    PlatformType / KnownPlatformType {
         CloudApi => "CLOUD_API",
         OnPremise => "ON_PREMISE",
         NotApplicable => "NOT_APPLICABLE",
@@ -172,7 +202,7 @@ graph_enum!(
 
 graph_enum!(
     /// `account_mode`: `SANDBOX` marks a test number.
-    AccountMode {
+    AccountMode / KnownAccountMode {
         Live => "LIVE",
         Sandbox => "SANDBOX",
     }
@@ -180,7 +210,7 @@ graph_enum!(
 
 graph_enum!(
     /// `messaging_limit_tier` (deprecated by Meta in favour of portfolio limits, still read).
-    MessagingLimitTier {
+    MessagingLimitTier / KnownMessagingLimitTier {
         Tier50 => "TIER_50",
         Tier250 => "TIER_250",
         Tier1K => "TIER_1K",
@@ -192,8 +222,17 @@ graph_enum!(
 );
 
 graph_enum!(
+    /// `can_send_message` of a phone number's `health_status`.
+    CanSendMessage / KnownCanSendMessage {
+        Available => "AVAILABLE",
+        Limited => "LIMITED",
+        Blocked => "BLOCKED",
+    }
+);
+
+graph_enum!(
     /// `throughput.level`.
-    ThroughputLevel {
+    ThroughputLevel / KnownThroughputLevel {
         Standard => "STANDARD",
         High => "HIGH",
         NotApplicable => "NOT_APPLICABLE",
@@ -202,7 +241,7 @@ graph_enum!(
 
 graph_enum!(
     /// `status` of a message template.
-    TemplateStatus {
+    TemplateStatus / KnownTemplateStatus {
         Approved => "APPROVED",
         Pending => "PENDING",
         Rejected => "REJECTED",
@@ -217,7 +256,7 @@ graph_enum!(
 
 graph_enum!(
     /// `category` of a message template.
-    TemplateCategory {
+    TemplateCategory / KnownTemplateCategory {
         Authentication => "AUTHENTICATION",
         Marketing => "MARKETING",
         Utility => "UTILITY",

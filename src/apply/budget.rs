@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-/// Meta's budget of a WABA without a registered number, calls per hour.
-pub const HOURLY_CALLS: u64 = 200;
-/// Meta's budget of a WABA with at least one registered number.
-pub const HOURLY_CALLS_ACTIVE: u64 = 5_000;
+pub use crate::graph::{
+    ACTIVE_WABA_CALLS_PER_HOUR as HOURLY_CALLS_ACTIVE, WABA_CALLS_PER_HOUR as HOURLY_CALLS,
+};
 /// The share of a budget past which calls on that WABA are spaced out.
 pub const HIGH_WATER_PERCENT: u64 = 90;
 

@@ -1,4 +1,4 @@
-//! Owns where verification codes and PINs come from (DESIGN §4): a code for a number is looked up
+//! Owns where verification codes and PINs come from (README.md): a code for a number is looked up
 //! in `WAMIG_CODE_<digits>`, then `<codes-dir>/<digits>`, then (on a terminal) a hidden prompt;
 //! a PIN comes from the manifest's `{env}`/`{file}` reference. Every value is checked to be exactly
 //! six digits (surrounding whitespace ignored) and wrapped in `Secret` at once; error messages
@@ -46,11 +46,27 @@ pub enum CodeLookup {
         source: CodeSource,
     },
     Missing,
-    /// Present but not six digits: no verify call may be made with it.
+    /// Present but not six digits, or present and unreadable (a directory, a FIFO, a file that
+    /// cannot be read): no verify call may be made with it.
     Invalid {
         source: CodeSource,
-        problem: &'static str,
+        problem: String,
     },
+}
+
+/// A code file holds six digits and a line break; anything much longer is not a code, and a
+/// code is never read from a FIFO or a device.
+pub const MAX_CODE_FILE_BYTES: u64 = 64;
+
+/// Why an existing code or PIN file could not be used, in words for the message.
+fn unreadable(error: &std::io::Error) -> String {
+    match crate::files::refusal(error) {
+        Some(refusal) => refusal.to_string(),
+        None if error.kind() == std::io::ErrorKind::PermissionDenied => {
+            "it cannot be read: permission denied".to_owned()
+        }
+        None => format!("it cannot be read: {error}"),
+    }
 }
 
 /// Checks a code or PIN: exactly six ASCII digits once surrounding whitespace is removed.
@@ -76,19 +92,22 @@ pub fn lookup(phone: &PhoneNumber, codes_dir: &Path, env: &dyn Fn(&str) -> Optio
         let source = CodeSource::Env(var);
         return match six_digits(&value) {
             Ok(code) => CodeLookup::Found { code, source },
-            Err(problem) => CodeLookup::Invalid { source, problem },
+            Err(problem) => CodeLookup::Invalid { source, problem: problem.to_owned() },
         };
     }
     let path = code_file(codes_dir, phone);
-    match std::fs::read(&path) {
+    // Only a file that is not there means "no code yet": one that is there but cannot be read
+    // is the user's input too, and telling them to write it would send them in circles.
+    match crate::files::read_bounded(&path, MAX_CODE_FILE_BYTES, crate::files::Links::Follow) {
         Ok(bytes) => {
             let source = CodeSource::File(path);
             match std::str::from_utf8(&bytes).map_err(|_| "it is not text").and_then(six_digits) {
                 Ok(code) => CodeLookup::Found { code, source },
-                Err(problem) => CodeLookup::Invalid { source, problem },
+                Err(problem) => CodeLookup::Invalid { source, problem: problem.to_owned() },
             }
         }
-        Err(_) => CodeLookup::Missing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => CodeLookup::Missing,
+        Err(error) => CodeLookup::Invalid { source: CodeSource::File(path), problem: unreadable(&error) },
     }
 }
 
@@ -202,11 +221,13 @@ pub fn resolve_pin(
             })
         }
         SecretRef::File { file } => {
-            let text = std::fs::read_to_string(file).map_err(|source| PinError::FileUnreadable {
-                phone: phone.clone(),
-                path: file.clone(),
-                source,
-            })?;
+            let text =
+                crate::files::read_text_bounded(file, MAX_CODE_FILE_BYTES, crate::files::Links::Follow)
+                    .map_err(|source| PinError::FileUnreadable {
+                        phone: phone.clone(),
+                        path: file.clone(),
+                        source,
+                    })?;
             six_digits(&text).map_err(|problem| PinError::Invalid {
                 phone,
                 origin: format!("file {}", file.display()),
@@ -271,6 +292,38 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_code_path_that_cannot_be_read_is_invalid_input_not_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = code_file(dir.path(), &phone());
+        let invalid = |problem_part: &str| match lookup(&phone(), dir.path(), &|_| None) {
+            CodeLookup::Invalid { source, problem } => {
+                assert_eq!(source, CodeSource::File(path.clone()));
+                assert!(problem.contains(problem_part), "{problem}");
+            }
+            other => panic!("{other:?}"),
+        };
+        std::fs::create_dir(&path).unwrap();
+        invalid("is a directory");
+        std::fs::remove_dir(&path).unwrap();
+        std::fs::write(&path, format!("123456{}", " ".repeat(100))).unwrap();
+        invalid("larger than 64 bytes");
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(&path).unwrap();
+            assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+            // Nobody writes to the FIFO: reading it would block for ever.
+            invalid("a FIFO");
+            std::fs::remove_file(&path).unwrap();
+            std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+            invalid("a device");
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(lookup(&phone(), dir.path(), &|_| None), CodeLookup::Missing));
+        // A codes directory that does not exist yet holds no code, which is not an error.
+        assert!(matches!(lookup(&phone(), &dir.path().join("none"), &|_| None), CodeLookup::Missing));
     }
 
     #[test]

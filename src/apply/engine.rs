@@ -1,12 +1,13 @@
 //! Owns the execution of one number: a loop that classifies where the number stands
 //! (`crate::migration`, from the last known node and the journal), performs the one write that
 //! comes next, records its answer in the journal (saved at once) and goes round again. A write
-//! Graph answered with success is believed without reading it back; reads happen where an answer
-//! cannot tell (an outcome lost in transport, a refusal that says the state is other than
-//! believed) and once at the end, to confirm and report. A definite refusal stops the number;
-//! nothing is repeated because a read lags. It returns an outcome value (done, awaiting a code,
-//! confirming, failed, interrupted); it prints nothing but log events, and never a secret. The
-//! writes themselves are in `steps`, the closing read in `finish`.
+//! Graph answered with success is believed without reading it back; reads happen only where an
+//! answer cannot tell (an outcome lost in transport, a refusal that says the state is other than
+//! believed). A definite refusal stops the number; nothing is repeated because a read lags. Every
+//! call waits for its WABA's Graph budget first (`budget`). It returns an outcome value (awaiting
+//! a code, failed, paused, interrupted) or hands the number to `settle` once its writes are all
+//! made; it prints nothing but log events, and never a secret. The writes themselves are in
+//! `steps`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -450,14 +451,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
                     CodeLookup::Found { code, source } => self.code = Some((code, source)),
                     CodeLookup::Invalid { source, problem } => {
-                        return Ok(RunEnd::Outcome(self.failed(
-                            Step::VerifyCode,
-                            format!("the verification code in {source} is not valid: {problem}"),
-                            format!(
-                                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
-                                self.number.code_method.channel()
-                            ),
-                        )));
+                        return Ok(RunEnd::Outcome(self.invalid_code(&source, &problem)));
                     }
                     CodeLookup::Missing => {}
                 }
@@ -561,12 +555,13 @@ impl<G: MigrationCalls> Run<'_, G> {
     async fn await_code(&mut self, requested_at: Timestamp, record: &NumberRecord) -> Option<NumberOutcome> {
         self.announce_wait(requested_at, record);
         match self.wait_for_code(requested_at).await {
-            Some(found) => {
-                self.code = Some(found);
+            Some(CodeLookup::Found { code, source }) => {
+                self.code = Some((code, source));
                 None
             }
-            None if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
-            None => {
+            Some(CodeLookup::Invalid { source, problem }) => Some(self.invalid_code(&source, &problem)),
+            _ if self.shared.cancel.is_cancelled() => Some(self.interrupted()),
+            _ => {
                 let method = record.last_code_request.as_ref().map_or(self.number.code_method, |r| r.method);
                 Some(NumberOutcome::AwaitingCode {
                     requested_at,
@@ -617,8 +612,22 @@ impl<G: MigrationCalls> Run<'_, G> {
         );
     }
 
+    /// A code given in a form no verify call may be made with: an input error for this number.
+    fn invalid_code(&self, source: &CodeSource, problem: &str) -> NumberOutcome {
+        self.failed(
+            Step::VerifyCode,
+            format!("the verification code in {source} is not valid: {problem}"),
+            format!(
+                "put the 6-digit code from the {} in {source} and run wamig apply again; no verify call was made",
+                self.number.code_method.channel()
+            ),
+        )
+    }
+
     /// Polls the codes directory until `--wait-for-codes` runs out, or asks on the terminal.
-    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<(Secret, CodeSource)> {
+    /// Gives back the code found, or an invalid one that stayed invalid (an input error), or
+    /// `None` when the wait ended without either.
+    async fn wait_for_code(&self, requested_at: Timestamp) -> Option<CodeLookup> {
         let shared = self.shared;
         if shared.prompt {
             let _turn = shared.prompt_lock.lock().await;
@@ -633,7 +642,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 let answer =
                     tokio::task::spawn_blocking(move || codes::prompt_hidden(&asked)).await.ok()??;
                 match codes::six_digits(answer.expose()) {
-                    Ok(code) => return Some((code, CodeSource::Prompt)),
+                    Ok(code) => return Some(CodeLookup::Found { code, source: CodeSource::Prompt }),
                     Err(problem) => shared
                         .ui
                         .warn("code_invalid", &format!("that code is not valid: {problem}; try again")),
@@ -662,13 +671,18 @@ impl<G: MigrationCalls> Run<'_, G> {
                 },
             );
         }
+        let mut seen_invalid = false;
         let found = loop {
+            let ended = Instant::now() >= deadline;
             match codes::lookup(&self.number.phone, &shared.codes_dir, &*shared.env) {
-                CodeLookup::Found { code, source } => break Some((code, source)),
-                // An invalid file may be mid-write; the next look decides.
-                CodeLookup::Invalid { .. } | CodeLookup::Missing => {}
+                found @ CodeLookup::Found { .. } => break Some(found),
+                // A file may be caught mid-write: invalid on two looks in a row (or when the
+                // wait ends) it is what the user gave, an input error rather than a silent skip.
+                invalid @ CodeLookup::Invalid { .. } if seen_invalid || ended => break Some(invalid),
+                CodeLookup::Invalid { .. } => seen_invalid = true,
+                CodeLookup::Missing => seen_invalid = false,
             }
-            if Instant::now() >= deadline || !shared.cancel.sleep(shared.timing.poll_interval).await {
+            if ended || !shared.cancel.sleep(shared.timing.poll_interval).await {
                 break None;
             }
         };

@@ -1,6 +1,6 @@
 //! Owns apply's execution stage: the numbers run through the engine in parallel (at most
 //! `--parallelism` at once, started in manifest order), with the live view, the countdown while
-//! codes are awaited and Ctrl-C handling around them; the numbers whose writes are all made are
+//! codes are awaited and Ctrl-C / SIGTERM handling around them (`signals`); the numbers whose writes are all made are
 //! then settled together (`settle`). A journal that can no longer be written stops every number.
 
 use std::sync::Arc;
@@ -13,8 +13,9 @@ use super::engine::{EngineError, RunEnd, Shared, observed_view, run_number};
 use super::prepare::Prepared;
 use super::progress::RowState;
 use super::report::NumberOutcome;
-use super::run::{ApplyOptions, Interrupts};
+use super::run::ApplyOptions;
 use super::settle::{Settling, settle};
+use super::signals::Signals;
 use crate::ui::Level;
 
 /// What the numbers ended with, in manifest order, and the error that stopped them all, if any.
@@ -27,17 +28,9 @@ pub(super) async fn execute<G: MigrationCalls>(
     shared: Arc<Shared<G>>,
     prepared: &Prepared,
     options: &ApplyOptions,
-    mut interrupts: Interrupts,
+    signals: Signals,
 ) -> Execution {
-    let cancel = shared.cancel.clone();
-    let interrupt = {
-        let (cancel, ui) = (cancel.clone(), shared.ui.clone());
-        tokio::spawn(async move {
-            interrupts.recv().await;
-            ui.warn("interrupted", "interrupted: finishing the calls in flight, then saving progress");
-            cancel.cancel();
-        })
-    };
+    let interrupt = super::signals::watch_run(signals, &shared);
     let ticker = shared.progress.clone().map(|progress| {
         tokio::spawn(async move {
             loop {

@@ -12,5 +12,6 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod settle;
+pub mod signals;
 mod steps;
 pub mod templates;

@@ -329,6 +329,8 @@ pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], 
     }
     for (phone, outcome) in outcomes {
         if let NumberOutcome::Failed { message, hint, .. } = outcome {
+            // Messages can quote Graph's own text: escaped, as every value from outside is.
+            let (message, hint) = (crate::text::escape_lines(message), crate::text::escape_lines(hint));
             let _ = writeln!(out, "\n{}: {phone}: {message}", styles.error.paint("error"));
             let _ = writeln!(out, "{}: {hint}", styles.hint.paint("hint"));
         }

@@ -3,8 +3,8 @@
 //! need, checked before the first), confirm, add the templates of destinations with
 //! `templates: { ensure: true }` (`templates`), execute the numbers in parallel, settle those whose
 //! writes are made (one closing read, reports from reads shared per WABA), and finish (summary,
-//! hand-off, the exit status from the outcomes' types). Ctrl-C lets the calls in flight finish,
-//! saves the journal and ends with 130.
+//! hand-off, the exit status from the outcomes' types). Ctrl-C or SIGTERM lets the calls in
+//! flight finish, saves the journal and ends with 130 or 143 (`apply::signals`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,6 +19,7 @@ use super::execute::{self, Execution};
 use super::prepare::{self, Prepared};
 use super::progress::Progress;
 use super::report::{self, NumberOutcome, TemplatesOutcome};
+use super::signals::Signals;
 use super::templates;
 use crate::graph::GraphClient;
 use crate::journal::Journal;
@@ -65,31 +66,32 @@ pub async fn run(
         return Ok(prepared.blocked_status());
     }
 
-    // Listening from here on: a Ctrl-C at the question or during the run is seen by wamig, never
-    // by the default handler that would end the process with the lock held.
-    let mut interrupts = Interrupts::listen();
-    if let Some(status) = confirm(&options, ui, &mut interrupts).await? {
+    // Listening from here on: a Ctrl-C or SIGTERM at the question or during the run is seen by
+    // wamig, never by the default handler that would end the process with the lock held.
+    let mut signals = Signals::listen();
+    if let Some(status) = confirm(&options, ui, &mut signals).await? {
         return Ok(status);
     }
 
     let mut shared = shared(client, journal, snapshot, &prepared, &options, ui);
-    let templates = add_templates(&mut shared, &template_work, &mut interrupts).await;
+    let templates = add_templates(&mut shared, &template_work, &mut signals).await;
     let shared = Arc::new(shared);
     let Execution { outcomes, fatal } = if prepared.work.is_empty() || shared.cancel.is_cancelled() {
         Execution { outcomes: Vec::new(), fatal: None }
     } else {
-        execute::execute(shared.clone(), &prepared, &options, interrupts).await
+        execute::execute(shared.clone(), &prepared, &options, signals).await
     };
     drop(lock);
     finish(&shared, &prepared, outcomes, &templates, fatal, &options, ui)
 }
 
-/// The templates stage, before any number is worked on; Ctrl-C lets the call in flight finish.
-/// The numbers' reports then count what it added as there before them.
+/// The templates stage, before any number is worked on. A first Ctrl-C or SIGTERM lets the call
+/// in flight finish and no number start; a second ends the process at once (the stage writes no
+/// journal). The numbers' reports then count what it added as there before them.
 async fn add_templates(
     shared: &mut Shared<GraphClient>,
     work: &[&crate::plan::DestinationPlan],
-    interrupts: &mut Interrupts,
+    signals: &mut Signals,
 ) -> Vec<TemplatesOutcome> {
     if work.is_empty() {
         return Vec::new();
@@ -106,8 +108,16 @@ async fn add_templates(
         loop {
             tokio::select! {
                 result = &mut running => break result,
-                () = interrupts.recv() => {
-                    shared.ui.warn("interrupted", "interrupted: finishing the call in flight, then saving progress");
+                stop = signals.recv() => {
+                    if shared.cancel.is_cancelled() {
+                        #[allow(clippy::exit, reason = "a second stop ends the process at once, by design")]
+                        std::process::exit(i32::from(stop.exit_status().code()));
+                    }
+                    super::signals::heard(stop);
+                    shared.ui.warn(
+                        "interrupted",
+                        &format!("{}: finishing the call in flight, then stopping (stop again to end at once)", stop.word()),
+                    );
                     shared.cancel.cancel();
                 }
             }
@@ -172,7 +182,7 @@ fn show_plan(plan: &Plan, ui: &Ui) {
 async fn confirm(
     options: &ApplyOptions,
     ui: &Ui,
-    interrupts: &mut Interrupts,
+    signals: &mut Signals,
 ) -> Result<Option<ExitStatus>, Error> {
     if options.auto_approve {
         return Ok(None);
@@ -193,10 +203,10 @@ async fn confirm(
     // released on the way out instead of being left to the next run to take over.
     let answer = tokio::select! {
         answer = answer => answer.unwrap_or_default(),
-        () = interrupts.recv() => {
+        stop = signals.recv() => {
             ui.err("\n");
             ui.out("Apply cancelled; nothing was done.\n");
-            return Ok(Some(ExitStatus::Interrupted));
+            return Ok(Some(stop.exit_status()));
         }
     };
     if answer.trim() != "yes" {
@@ -287,7 +297,7 @@ fn finish(
     if templates.iter().any(TemplatesOutcome::is_failure) {
         status = status.combine(ExitStatus::Error);
     }
-    Ok(status)
+    Ok(super::signals::as_heard(status))
 }
 
 /// The run's exit status: blocked numbers, then each outcome by its kind; an error outranks a
@@ -331,6 +341,10 @@ pub(super) fn summary_event(
                 NumberOutcome::AwaitingCode { requested_at, env_var, file, .. } => {
                     json!({"requested_at": requested_at.to_string(), "env_var": env_var, "code_file": file})
                 }
+                NumberOutcome::Confirming { step, .. } => json!({"confirming_step": step.as_str()}),
+                NumberOutcome::BudgetPaused { waba, until, .. } => {
+                    json!({"waba": waba, "until": until.to_string()})
+                }
                 _ => json!({}),
             };
             if let (Some(entry), serde_json::Value::Object(more)) = (entry.as_object_mut(), more) {
@@ -343,58 +357,20 @@ pub(super) fn summary_event(
         Level::Info,
         "summary",
         &format!(
-            "apply finished: {} done, {} waiting for a code, {} failed, {} blocked, {} interrupted",
+            "apply finished: {} done, {} waiting for a code, {} confirming, {} paused for a WABA's budget, {} failed, {} blocked, {} interrupted",
             counts("done"),
             counts("waiting"),
+            counts("confirming"),
+            counts("budget"),
             counts("failed"),
             blocked,
             counts("interrupted")
         ),
         json!({
-            "done": counts("done"), "waiting": counts("waiting"), "failed": counts("failed"),
+            "done": counts("done"), "waiting": counts("waiting"), "confirming": counts("confirming"),
+            "budget": counts("budget"), "failed": counts("failed"),
             "blocked": blocked, "interrupted": counts("interrupted"),
             "requests": requests, "numbers": numbers, "templates": templates,
         }),
     );
-}
-
-/// Ctrl-C, heard from the moment this is made. On Unix the handler is installed at once; Tokio's
-/// portable `ctrl_c()` installs it only when first polled, which can be after a question was
-/// already on the screen.
-pub(super) struct Interrupts {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Interrupts {
-    pub(super) fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            Interrupts {
-                signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Interrupts {}
-        }
-    }
-
-    /// Resolves at the next Ctrl-C; never when no handler could be installed.
-    pub(super) async fn recv(&mut self) {
-        #[cfg(unix)]
-        {
-            let heard = match &mut self.signal {
-                Some(signal) => signal.recv().await.is_some(),
-                None => false,
-            };
-            if !heard {
-                std::future::pending::<()>().await;
-            }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }

@@ -328,7 +328,11 @@ async fn reports<G: MigrationCalls>(
             }
             _ => None,
         };
-        shared.record(number, |r| r.templates_checked_at = Some(Timestamp::now()))?;
+        shared.record(number, |r| {
+            r.templates_checked_at = Some(Timestamp::now());
+            // The baseline a later plan reports a lowered messaging limit against.
+            r.messaging_limit_tier = view.as_ref().and_then(|node| node.messaging_limit_tier.clone());
+        })?;
         shared.event(
             Level::Info,
             "verified",

@@ -42,6 +42,11 @@ pub enum ConfigProblem {
     PlainHttp,
     /// A Graph URL with `user:password@`.
     UrlCredentials,
+    /// A Graph URL with a path (`https://graph.facebook.com/v23.0`): wamig adds the version.
+    GraphUrlPath,
+    /// A loopback name of a plain http:// URL that resolves to no address or to one that is not
+    /// loopback.
+    LoopbackNameElsewhere,
     /// The token (from a file or the environment) is empty.
     TokenEmpty,
     /// The token holds spaces, line breaks or non-ASCII characters.

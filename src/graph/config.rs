@@ -23,6 +23,8 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v23.0";
 pub const ENV_ACCESS_TOKEN: &str = "WAMIG_ACCESS_TOKEN";
 pub const ENV_APP_SECRET: &str = "WAMIG_APP_SECRET";
+/// The largest token file read.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
 /// A Graph API version, `vN.0`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,8 +86,9 @@ pub fn is_loopback(url: &Url) -> bool {
     domain == "localhost" || domain.ends_with(".localhost")
 }
 
-/// Parses and checks `--graph-url`: http(s) only, no credentials, query or fragment, and plain
-/// http only to a loopback host, so a token never crosses a network in clear text.
+/// Parses and checks `--graph-url`: http(s) only, no credentials, path, query or fragment, and
+/// plain http only to a loopback host, so a token never crosses a network in clear text (where
+/// the bytes really go is checked again by [`pinned_loopback`] once the name is resolved).
 pub fn parse_base_url(text: &str) -> Result<Url, GraphError> {
     let hint = ConfigProblem::GraphUrl;
     let url = Url::parse(text.trim())
@@ -125,7 +128,55 @@ pub fn parse_base_url(text: &str) -> Result<Url, GraphError> {
             hint,
         ));
     }
+    // wamig adds the version and every path itself: a path here would be sent twice over
+    // (`/v23.0/v23.0/...`) and end in a misleading "cannot read the WABA".
+    if !matches!(url.path(), "" | "/") {
+        return Err(GraphError::misconfigured(
+            format!("the Graph URL `{text}` has a path (`{}`); give only the scheme and host", url.path()),
+            ConfigProblem::GraphUrlPath,
+        ));
+    }
     Ok(url)
+}
+
+/// How names are resolved to addresses; the system resolver outside tests.
+pub type Resolver = fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>>;
+
+/// The system resolver (`getaddrinfo`).
+pub fn system_resolver(host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((host, port).to_socket_addrs()?.collect())
+}
+
+/// For a plain `http://` URL naming a host (`localhost`, `sandbox.localhost`), the addresses
+/// the name resolves to, every one of them checked to be loopback, so the client can connect to
+/// exactly those: a resolver that maps a loopback name elsewhere must not carry the token there.
+/// `None` for https and for literal addresses, which need no resolving.
+pub fn pinned_loopback(
+    url: &Url,
+    resolve: Resolver,
+) -> Result<Option<(String, Vec<std::net::SocketAddr>)>, GraphError> {
+    let Some(host) = url.domain() else {
+        return Ok(None);
+    };
+    if url.scheme() != "http" {
+        return Ok(None);
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let refuse = |why: String| {
+        GraphError::misconfigured(
+            format!("refusing plain http:// to {host}: {why}"),
+            ConfigProblem::LoopbackNameElsewhere,
+        )
+    };
+    let addrs = resolve(host, port).map_err(|e| refuse(format!("the name does not resolve ({e})")))?;
+    if addrs.is_empty() {
+        return Err(refuse("the name resolves to no address".to_owned()));
+    }
+    if let Some(outside) = addrs.iter().find(|addr| !is_loopback_ip(addr.ip())) {
+        return Err(refuse(format!("it resolves to {}, which is not a loopback address", outside.ip())));
+    }
+    Ok(Some((host.to_owned(), addrs)))
 }
 
 /// Everything a [`super::GraphClient`] needs. Fields are public so callers can adjust defaults;
@@ -155,6 +206,8 @@ pub struct GraphConfig {
     pub ui: Option<Ui>,
     pub sleeper: Sleeper,
     pub user_agent: String,
+    /// Resolves a loopback name of a plain `http://` URL before its addresses are checked.
+    pub resolver: Resolver,
 }
 
 impl GraphConfig {
@@ -171,6 +224,7 @@ impl GraphConfig {
             ui: None,
             sleeper: Sleeper::tokio(),
             user_agent: format!("wamig/{}", env!("CARGO_PKG_VERSION")),
+            resolver: system_resolver,
         })
     }
 
@@ -253,18 +307,22 @@ pub fn token_from_sources(
 ) -> Result<Secret, GraphError> {
     if let Some(path) = token_file {
         let shown = path.display();
-        let content = std::fs::read_to_string(path).map_err(|e| {
-            let reason = match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_owned(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-                std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_owned(),
-                _ => e.to_string(),
-            };
-            GraphError::misconfigured(
-                format!("cannot read the token file {shown}: {reason}"),
-                ConfigProblem::TokenFileUnreadable,
-            )
-        })?;
+        // A token is a few hundred characters; the bound keeps `--token-file /dev/zero` (or a
+        // FIFO) from reading for ever.
+        let content =
+            crate::files::read_text_bounded(path, MAX_TOKEN_FILE_BYTES, crate::files::Links::Follow)
+                .map_err(|e| {
+                    let reason = match (e.kind(), crate::files::refusal(&e)) {
+                        (_, Some(refusal)) => refusal.to_string(),
+                        (std::io::ErrorKind::NotFound, _) => "no such file".to_owned(),
+                        (std::io::ErrorKind::PermissionDenied, _) => "permission denied".to_owned(),
+                        _ => e.to_string(),
+                    };
+                    GraphError::misconfigured(
+                        format!("cannot read the token file {shown}: {reason}"),
+                        ConfigProblem::TokenFileUnreadable,
+                    )
+                })?;
         let trimmed = content.trim();
         if trimmed.is_empty() {
             return Err(GraphError::misconfigured(
@@ -326,7 +384,7 @@ mod tests {
             "http://LOCALHOST.",
             "http://api.localhost",
             "http://[::ffff:127.0.0.1]",
-            "https://10.0.0.1/prefix",
+            "https://10.0.0.1",
         ] {
             assert!(parse_base_url(ok).is_ok(), "{ok}");
         }
@@ -340,6 +398,9 @@ mod tests {
             "graph.facebook.com",
             "https://user:pw@graph.facebook.com",
             "https://graph.facebook.com/?access_token=x",
+            "https://graph.facebook.com/v23.0",
+            "https://10.0.0.1/prefix",
+            "http://127.0.0.1:4010/v23.0/",
         ] {
             let e = parse_base_url(bad).unwrap_err();
             assert_eq!(e.class(), ErrorClass::Config, "{bad}");
@@ -347,6 +408,42 @@ mod tests {
         let e = parse_base_url("http://graph.example.com").unwrap_err();
         assert!(e.message().contains("clear text"), "{}", e.message());
         assert!(crate::hints::graph_hint(&e).contains("loopback"));
+        let e = parse_base_url("https://graph.facebook.com/v23.0").unwrap_err();
+        assert!(e.message().contains("has a path (`/v23.0`)"), "{}", e.message());
+        assert!(crate::hints::graph_hint(&e).contains("--api-version"), "{}", crate::hints::graph_hint(&e));
+    }
+
+    #[test]
+    fn loopback_names_must_resolve_to_loopback_only() {
+        use std::net::SocketAddr;
+        #[allow(clippy::unnecessary_wraps, reason = "the resolver's signature")]
+        fn elsewhere(_: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([10, 0, 0, 7], port))])
+        }
+        #[allow(clippy::unnecessary_wraps, reason = "the resolver's signature")]
+        fn loopback(_: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port)), "[::1]:0".parse::<SocketAddr>().unwrap()])
+        }
+        #[allow(clippy::unnecessary_wraps, reason = "the resolver's signature")]
+        fn nothing(_: &str, _: u16) -> std::io::Result<Vec<SocketAddr>> {
+            Ok(Vec::new())
+        }
+        let url = parse_base_url("http://sandbox.localhost:4010").unwrap();
+        let e = pinned_loopback(&url, elsewhere).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Config);
+        assert!(
+            e.message().contains("resolves to 10.0.0.7, which is not a loopback address"),
+            "{}",
+            e.message()
+        );
+        let (host, addrs) = pinned_loopback(&url, loopback).unwrap().unwrap();
+        assert_eq!(host, "sandbox.localhost");
+        assert_eq!(addrs.len(), 2);
+        assert!(pinned_loopback(&url, nothing).is_err());
+        // Literal addresses and https need no resolving.
+        for url in ["http://127.0.0.1:4010", "http://[::1]:1", "https://graph.facebook.com"] {
+            assert!(pinned_loopback(&parse_base_url(url).unwrap(), elsewhere).unwrap().is_none(), "{url}");
+        }
     }
 
     #[test]
@@ -378,6 +475,16 @@ mod tests {
         std::fs::write(&empty, " \n").unwrap();
         let e = token_from_sources(None, Some(&empty)).unwrap_err();
         assert!(e.message().contains("is empty"));
+
+        #[cfg(unix)]
+        {
+            let e = token_from_sources(None, Some(Path::new("/dev/zero"))).unwrap_err();
+            assert!(e.message().contains("a device"), "{}", e.message());
+        }
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, "a".repeat(100_000)).unwrap();
+        let e = token_from_sources(None, Some(&huge)).unwrap_err();
+        assert!(e.message().contains("larger than"), "{}", e.message());
 
         let two = dir.path().join("two");
         std::fs::write(&two, "token-one\ntoken-two\n").unwrap();

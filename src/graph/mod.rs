@@ -29,24 +29,28 @@ pub use client::{
 };
 pub use config::{
     ApiVersion, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ENV_APP_SECRET, GraphConfig,
-    app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, token_from_sources,
+    Resolver, app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, pinned_loopback,
+    system_resolver, token_from_sources,
 };
 pub use envelope::ApiError;
 pub(crate) use error::human_duration;
 pub use error::{GraphError, RequestInfo, WriteOutcome};
 pub use nodes::{
-    AccountMode, AccountReviewStatus, AppData, BusinessInfo, BusinessVerificationStatus,
-    CodeVerificationStatus, DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, GranularScope,
-    MESSAGE_TEMPLATE_FIELDS, MessageTemplate, MessagingLimitTier, NameStatus, OwnershipType,
-    PHONE_NUMBER_FIELDS, PermissionEntry, PhoneNumber, PhoneNumberStatus, PlatformType, QualityRating,
-    SCOPE_MANAGEMENT, SCOPE_MESSAGING, SUBSCRIBED_APP_FIELDS, SubscribedApp, TemplateCategory,
+    AccountMode, AccountReviewStatus, AppData, BusinessInfo, BusinessVerificationStatus, CanSendMessage,
+    CodeVerificationStatus, DebugTokenData, EDGE_PAGE_LIMIT, FieldSpec, GranularScope, HealthEntity,
+    HealthIssue, HealthStatus, MESSAGE_TEMPLATE_FIELDS, MessageTemplate, MessagingLimitTier, NameStatus,
+    OwnershipType, PHONE_NUMBER_FIELDS, PermissionEntry, PhoneNumber, PhoneNumberStatus, PlatformType,
+    QualityRating, SCOPE_MANAGEMENT, SCOPE_MESSAGING, SUBSCRIBED_APP_FIELDS, SubscribedApp, TemplateCategory,
     TemplateQuality, TemplateStatus, Throughput, ThroughputLevel, TokenInfo, TokenInfoSource, WABA_FIELDS,
     WABA_RESTRICTED_FIELDS, Waba, message_template_fields, phone_number_fields, subscribed_app_fields,
     waba_fields, waba_fields_with_edges,
 };
 pub use paging::{Cursors, Edge, Paging, sanitize_next};
 pub use retry::{Decision, RetryPolicy, Sleeper, decide};
-pub use usage::{AppUsage, BucEntry, BusinessUsage, Usage, parse_app_usage, parse_buc, regain_wait};
+pub use usage::{
+    ACTIVE_WABA_CALLS_PER_HOUR, AppUsage, BucEntry, BusinessUsage, Usage, WABA_CALLS_PER_HOUR,
+    parse_app_usage, parse_buc, regain_wait,
+};
 
 /// Error builders for the unit tests of modules outside `graph/` (the hints).
 #[cfg(test)]

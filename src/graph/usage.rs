@@ -10,6 +10,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub const BUC_HEADER: &str = "x-business-use-case-usage";
+
+/// Meta's hourly budget of a WABA without a registered number (WhatsApp Business Management
+/// API), calls per hour.
+pub const WABA_CALLS_PER_HOUR: u64 = 200;
+/// The same for a WABA with at least one registered number.
+pub const ACTIVE_WABA_CALLS_PER_HOUR: u64 = 5_000;
 pub const APP_USAGE_HEADER: &str = "x-app-usage";
 
 /// One entry of `X-Business-Use-Case-Usage` for one business object. Percentages are whole

@@ -317,9 +317,16 @@ pub fn expected_text(schema: &Value) -> String {
     }
 }
 
+/// Keys longer than this get no suggestion: no typo is that long, and the edit-distance table
+/// grows with the key's length (a megabyte-long key would need gigabytes).
+pub const MAX_SUGGESTED_KEY_CHARS: usize = 64;
+
 /// The known key a typo most likely meant: case-insensitive equality, then a small edit
 /// distance, then one being part of the other (`source` for `source_waba`).
 pub fn closest(key: &str, known: &[String]) -> Option<String> {
+    if key.chars().nth(MAX_SUGGESTED_KEY_CHARS).is_some() {
+        return None;
+    }
     let lower = key.to_ascii_lowercase().replace('-', "_");
     if let Some(exact) = known.iter().find(|k| k.eq_ignore_ascii_case(&lower)) {
         return Some(exact.clone());
@@ -415,6 +422,14 @@ mod tests {
         assert!(matches!(&decoded.issues[0].kind, IssueKind::NoVariant { forms, .. } if forms.len() == 2));
         let decoded = run("version: 1\ndefaults:\n  pin: { file: pin.txt }\ndestinations: []\n");
         assert_eq!(decoded.issues, vec![]);
+    }
+
+    #[test]
+    fn keys_too_long_to_be_typos_get_no_suggestion() {
+        let known = vec!["phone".to_owned(), "source_waba".to_owned()];
+        assert_eq!(closest(&format!("phone{}", "x".repeat(59)), &known), Some("phone".to_owned()));
+        // Without the bound this would build a table of 5 million rows, and match `phone` as a part.
+        assert_eq!(closest(&format!("phone{}", "x".repeat(5_000_000)), &known), None);
     }
 
     #[test]

@@ -57,29 +57,30 @@ impl ToDiagnostics for ManifestError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             ManifestError::Read { path, source } => {
-                let hint = match source.kind() {
-                    std::io::ErrorKind::NotFound => format!(
+                use crate::files::Refusal;
+                let hint = match (source.kind(), crate::files::refusal(source)) {
+                    (std::io::ErrorKind::NotFound, _) => format!(
                         "create {} (start from examples/minimal.yaml) or point to yours with `-f PATH` or WAMIG_MANIFEST",
                         path.display()
                     ),
-                    std::io::ErrorKind::IsADirectory => {
+                    (std::io::ErrorKind::IsADirectory, _) | (_, Some(Refusal::NotRegular("a directory"))) => {
                         "give the path of the manifest file, not of a directory".into()
                     }
+                    (_, Some(Refusal::NotRegular(_))) => {
+                        "give the path of a manifest file; wamig does not read FIFOs or devices".into()
+                    }
+                    (_, Some(Refusal::TooLarge { .. })) => format!(
+                        "a manifest of 10,000 numbers is about 1 MiB: check that {} is the manifest, or split it",
+                        path.display()
+                    ),
                     _ => "check that the file exists and that you may read it".into(),
                 };
                 vec![Diagnostic::from_error(self).with_hint(hint)]
             }
             ManifestError::NotUtf8 { path, line, column } => vec![
-                Diagnostic::from_error(self)
-                    .at(SourceLocation {
-                        path: path.clone(),
-                        line: *line,
-                        column: *column,
-                        source_line: None,
-                    })
-                    .with_hint(
-                        "save the manifest as UTF-8 (most editors offer it under \"Save with encoding\")",
-                    ),
+                Diagnostic::from_error(self).at(SourceLocation::new(path.clone(), *line, *column)).with_hint(
+                    "save the manifest as UTF-8 (most editors offer it under \"Save with encoding\")",
+                ),
             ],
             ManifestError::Invalid { problems, .. } => problems
                 .iter()
@@ -129,10 +130,14 @@ fn base_dir_of(path: &Path) -> PathBuf {
     }
 }
 
+/// Far above any real manifest (10,000 numbers take about 1 MiB), and small enough that checking
+/// the largest one stays within a bounded amount of memory.
+pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Reads and checks a manifest file.
 pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
-    let bytes =
-        std::fs::read(path).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
+    let bytes = crate::files::read_bounded(path, MAX_MANIFEST_BYTES, crate::files::Links::Follow)
+        .map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
     let text = String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
@@ -146,13 +151,12 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
 /// Checks manifest text; `path` is used for messages and to resolve relative PIN files.
 pub fn parse(text: &str, path: &Path) -> Result<LoadedManifest, ManifestError> {
     let lines: Vec<&str> = text.lines().collect();
-    let locate = |mark: Mark, show_line: bool| SourceLocation {
-        path: path.to_path_buf(),
-        line: mark.line,
-        column: mark.column,
-        source_line: show_line
-            .then(|| lines.get(mark.line.wrapping_sub(1)).map(|l| (*l).to_owned()))
-            .flatten(),
+    let locate = |mark: Mark, show_line: bool| {
+        let location = SourceLocation::new(path, mark.line, mark.column);
+        match lines.get(mark.line.wrapping_sub(1)) {
+            Some(line) if show_line => location.with_source(line),
+            _ => location,
+        }
     };
     let invalid = |problems: Vec<Problem>| ManifestError::Invalid { path: path.to_path_buf(), problems };
 
@@ -216,7 +220,7 @@ fn yaml_problem(error: &YamlError, locate: &dyn Fn(Mark, bool) -> SourceLocation
             (format!("the manifest is not valid YAML: {info}"), hint.to_owned(), None)
         }
         YamlErrorKind::DuplicateKey { key, first } => (
-            format!("key `{key}` appears twice in the same mapping"),
+            format!("key `{}` appears twice in the same mapping", crate::text::shorten(key, 64)),
             "YAML would silently keep only one of them: remove or merge the duplicate".to_owned(),
             Some(("first written".to_owned(), locate(*first, false))),
         ),
@@ -233,6 +237,14 @@ fn yaml_problem(error: &YamlError, locate: &dyn Fn(Mark, bool) -> SourceLocation
         YamlErrorKind::TooManyNodes { limit } => (
             format!("the manifest expands to more than {limit} values through aliases"),
             "remove the nested aliases (`*name`) that repeat large parts of the document".into(),
+            None,
+        ),
+        YamlErrorKind::TooMuchText { limit } => (
+            format!(
+                "the manifest expands to more than {} MiB of text through aliases",
+                limit / (1024 * 1024)
+            ),
+            "remove the aliases (`*name`) that repeat long values".into(),
             None,
         ),
         YamlErrorKind::TooDeep { limit } => (
@@ -265,7 +277,7 @@ fn issue_problem(issue: &Issue, locate: &dyn Fn(Mark, bool) -> SourceLocation) -
                 Some(suggestion) => format!("did you mean `{suggestion}`?"),
                 None => format!("keys allowed here: {}", known.join(", ")),
             };
-            (format!("unknown key `{key}` in {}", place(&issue.path)), hint)
+            (format!("unknown key `{}` in {}", crate::text::shorten(key, 64), place(&issue.path)), hint)
         }
         IssueKind::MissingKey { key } => {
             let hint = match key.as_str() {

@@ -1,4 +1,4 @@
-//! Owns the manifest's types exactly as users write them (DESIGN §3). serde reads them and
+//! Owns the manifest's types exactly as users write them (README.md). serde reads them and
 //! schemars derives `schemas/manifest.schema.json` from them, so these types are the single
 //! source of truth for the format; the doc comments become the schema's descriptions that
 //! editors show. Checks that need more than types live in `check`.

@@ -1,7 +1,8 @@
 //! Owns the position-aware view of a YAML document: a small tree whose every node remembers its
 //! line and column, so `validate` can point at each problem rather than only the first one serde
 //! meets. It also enforces what the serde_yaml family does not: duplicate keys are errors (with
-//! both places), alias expansion is bounded (no "billion laughs"), nesting depth is bounded.
+//! both places), alias expansion is bounded in values and in bytes (no "billion laughs", even of
+//! long strings), nesting depth is bounded.
 //! It knows nothing about what a manifest means.
 
 use std::collections::HashMap;
@@ -121,6 +122,7 @@ pub enum YamlErrorKind {
     ComplexKey,
     MultipleDocuments,
     TooManyNodes { limit: usize },
+    TooMuchText { limit: usize },
     TooDeep { limit: usize },
 }
 
@@ -132,8 +134,28 @@ pub struct YamlError {
 
 /// Alias expansion budget: far above any real manifest (10,000 numbers ≈ 80,000 nodes),
 /// far below what would exhaust memory.
-pub const MAX_NODES: usize = 2_000_000;
+pub const MAX_NODES: usize = 500_000;
+/// The text of every scalar once aliases are expanded: a few repeated aliases of one long
+/// string would otherwise multiply it past any memory while staying under the node budget.
+/// Far above a real manifest (10,000 numbers ≈ 1 MiB).
+pub const MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 64;
+
+/// What a node costs once expanded: values and bytes of scalar text.
+#[derive(Debug, Clone, Copy, Default)]
+struct Weight {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Weight {
+    fn add(self, other: Weight) -> Weight {
+        Weight {
+            nodes: self.nodes.saturating_add(other.nodes),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
+}
 
 enum Frame {
     Sequence {
@@ -177,10 +199,10 @@ pub fn parse(text: &str) -> Result<Option<Node>, Vec<YamlError>> {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node, Weight)>,
     root: Option<Node>,
     documents: usize,
-    nodes: usize,
+    spent: Weight,
     errors: Vec<YamlError>,
 }
 
@@ -194,11 +216,13 @@ impl Builder {
                 }
             }
             Event::Scalar(value, style, anchor, _tag) => {
+                let weight = Weight { nodes: 1, bytes: value.len() };
                 let node = Node {
                     kind: NodeKind::Scalar { text: value.into_owned(), plain: style == ScalarStyle::Plain },
                     mark,
                 };
-                self.complete(node, anchor, 1)?;
+                self.spend(weight, mark)?;
+                self.attach(node, anchor, weight)?;
             }
             Event::SequenceStart(anchor, _) => {
                 self.enter(mark)?;
@@ -224,20 +248,18 @@ impl Builder {
                         (Node { kind: NodeKind::Mapping(entries), mark }, anchor)
                     }
                 };
-                let size = count(&node);
-                self.attach(node, anchor, size)?;
+                let weight = weigh(&node);
+                self.attach(node, anchor, weight)?;
             }
             Event::Alias(id) => {
-                let Some((node, size)) = self.anchors.get(&id).cloned() else {
+                // Checked before the copy is made: the budget is what keeps the copy small.
+                let Some(weight) = self.anchors.get(&id).map(|(_, weight)| *weight) else {
                     return Err(YamlError { kind: YamlErrorKind::Syntax("unknown alias".into()), mark });
                 };
-                self.nodes += size;
-                if self.nodes > MAX_NODES {
-                    return Err(YamlError { kind: YamlErrorKind::TooManyNodes { limit: MAX_NODES }, mark });
-                }
-                let mut node = node;
+                self.spend(weight, mark)?;
+                let Some((mut node, _)) = self.anchors.get(&id).cloned() else { return Ok(()) };
                 node.mark = mark;
-                self.attach(node, 0, size)?;
+                self.attach(node, 0, weight)?;
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
@@ -255,21 +277,22 @@ impl Builder {
         Ok(())
     }
 
-    fn complete(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), YamlError> {
-        self.nodes += size;
-        if self.nodes > MAX_NODES {
-            return Err(YamlError {
-                kind: YamlErrorKind::TooManyNodes { limit: MAX_NODES },
-                mark: node.mark,
-            });
+    /// Counts a scalar or an alias's copy against the budgets.
+    fn spend(&mut self, weight: Weight, mark: Mark) -> Result<(), YamlError> {
+        self.spent = self.spent.add(weight);
+        if self.spent.nodes > MAX_NODES {
+            return Err(YamlError { kind: YamlErrorKind::TooManyNodes { limit: MAX_NODES }, mark });
         }
-        self.attach(node, anchor, size)
+        if self.spent.bytes > MAX_TEXT_BYTES {
+            return Err(YamlError { kind: YamlErrorKind::TooMuchText { limit: MAX_TEXT_BYTES }, mark });
+        }
+        Ok(())
     }
 
     /// Places a finished node into its parent (or as the root), remembering anchors.
-    fn attach(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), YamlError> {
+    fn attach(&mut self, node: Node, anchor: usize, weight: Weight) -> Result<(), YamlError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), size));
+            self.anchors.insert(anchor, (node.clone(), weight));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -296,11 +319,15 @@ impl Builder {
     }
 }
 
-fn count(node: &Node) -> usize {
+fn weigh(node: &Node) -> Weight {
+    let one = Weight { nodes: 1, bytes: 0 };
     match &node.kind {
-        NodeKind::Scalar { .. } => 1,
-        NodeKind::Sequence(items) => 1 + items.iter().map(count).sum::<usize>(),
-        NodeKind::Mapping(entries) => 1 + entries.iter().map(|(_, value)| 1 + count(value)).sum::<usize>(),
+        NodeKind::Scalar { text, .. } => Weight { nodes: 1, bytes: text.len() },
+        NodeKind::Sequence(items) => items.iter().map(weigh).fold(one, Weight::add),
+        NodeKind::Mapping(entries) => entries
+            .iter()
+            .map(|(key, value)| Weight { nodes: 1, bytes: key.text.len() }.add(weigh(value)))
+            .fold(one, Weight::add),
     }
 }
 
@@ -354,6 +381,21 @@ mod tests {
         }
         let errors = parse(&text).unwrap_err();
         assert!(matches!(errors[0].kind, YamlErrorKind::TooManyNodes { .. }));
+    }
+
+    #[test]
+    fn aliases_of_a_long_string_stop_at_the_text_budget() {
+        // 11 KB of YAML: a 10 KB string, then five levels of ten aliases, a million copies.
+        let mut text = format!("s: &s \"{}\"\n", "x".repeat(10_000));
+        text.push_str("a0: &a0 [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n");
+        for level in 1..6 {
+            let prev = level - 1;
+            let items = vec![format!("*a{prev}"); 10].join(", ");
+            text.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        assert!(text.len() < 11_000);
+        let errors = parse(&text).unwrap_err();
+        assert!(matches!(errors[0].kind, YamlErrorKind::TooMuchText { .. }), "{:?}", errors[0].kind);
     }
 
     #[test]

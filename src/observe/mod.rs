@@ -9,7 +9,8 @@ pub mod snapshot;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use snapshot::{
-    Access, AppRef, BusinessRef, NumberView, Presence, Snapshot, TemplateView, TokenView, WabaView,
+    Access, AppRef, BusinessRef, HealthEntity, HealthError, HealthView, NumberView, Presence, Snapshot,
+    TemplateView, TokenView, WabaView,
 };
 
 use crate::graph::{BusinessInfo, MessageTemplate, PhoneNumber, Waba};
@@ -28,8 +29,13 @@ pub fn named_wabas(desired: &DesiredState) -> Vec<String> {
 /// Reads the live state. Fails only when nothing sensible can be observed (bad token, network);
 /// a WABA the token may not read becomes `Access::Unreadable`.
 pub async fn observe(client: &GraphClient, desired: &DesiredState, ui: &Ui) -> Result<Snapshot, GraphError> {
-    let ids = named_wabas(desired);
-    let (wabas, token) = tokio::join!(read_wabas(client, &ids, ui), read_token(client));
+    observe_wabas(client, &named_wabas(desired), ui).await
+}
+
+/// Reads these WABAs (and the token's permissions) with the same multi-id requests as `plan`:
+/// what `wamig import` starts from, where no manifest names them yet.
+pub async fn observe_wabas(client: &GraphClient, ids: &[String], ui: &Ui) -> Result<Snapshot, GraphError> {
+    let (wabas, token) = tokio::join!(read_wabas(client, ids, ui), read_token(client));
     let token = token?;
     let mut views = BTreeMap::new();
     for (id, result) in wabas? {
@@ -160,7 +166,33 @@ pub fn number_view(number: &PhoneNumber) -> NumberView {
         quality_rating: number.quality_rating.clone(),
         messaging_limit_tier: number.messaging_limit_tier.clone(),
         is_official_business_account: number.is_official_business_account,
+        health: number.health_status.as_ref().and_then(health_view),
     }
+}
+
+fn health_view(health: &crate::graph::HealthStatus) -> Option<HealthView> {
+    Some(HealthView {
+        can_send_message: health.can_send_message.clone()?,
+        entities: health
+            .entities
+            .iter()
+            .map(|entity| HealthEntity {
+                entity_type: entity.entity_type.clone(),
+                id: entity.id.clone(),
+                can_send_message: entity.can_send_message.clone(),
+                additional_info: entity.additional_info.clone(),
+                errors: entity
+                    .errors
+                    .iter()
+                    .map(|error| HealthError {
+                        code: error.error_code,
+                        description: error.error_description.clone(),
+                        possible_solution: error.possible_solution.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
 }
 
 pub fn template_view(template: &MessageTemplate) -> TemplateView {

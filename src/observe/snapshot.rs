@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::vocabulary::{
-    AccountMode, AccountReviewStatus, BusinessVerificationStatus, CodeVerificationStatus, MessagingLimitTier,
-    NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating, TemplateCategory,
-    TemplateStatus,
+    AccountMode, AccountReviewStatus, BusinessVerificationStatus, CanSendMessage, CodeVerificationStatus,
+    MessagingLimitTier, NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating,
+    TemplateCategory, TemplateStatus,
 };
 
 /// Everything observed in one `plan`.
@@ -174,6 +174,39 @@ pub struct NumberView {
     pub quality_rating: Option<QualityRating>,
     pub messaging_limit_tier: Option<MessagingLimitTier>,
     pub is_official_business_account: Option<bool>,
+    /// `health_status`: whether the number can send messages now, and why not. Absent when Graph
+    /// did not return it (older snapshots, or the field refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthView>,
+}
+
+/// A number's `health_status` as Graph reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    pub can_send_message: CanSendMessage,
+    /// The number, its WABA, business and app, each with what limits it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<HealthEntity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthEntity {
+    /// `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`.
+    pub entity_type: Option<String>,
+    pub id: Option<String>,
+    pub can_send_message: Option<CanSendMessage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_info: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<HealthError>,
+}
+
+/// Meta's error code, its description and the possible solution it suggests.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HealthError {
+    pub code: Option<i64>,
+    pub description: Option<String>,
+    pub possible_solution: Option<String>,
 }
 
 impl NumberView {

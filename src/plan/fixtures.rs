@@ -76,6 +76,7 @@ pub fn live_number(phone: &str, id: &str) -> NumberView {
         quality_rating: Some("GREEN".into()),
         messaging_limit_tier: Some("TIER_1K".into()),
         is_official_business_account: Some(false),
+        health: None,
     }
 }
 

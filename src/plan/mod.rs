@@ -2,6 +2,8 @@
 //! checks, and the plan's renderings. Nothing here performs I/O.
 
 mod checks;
+pub mod cost;
+pub mod drift;
 mod lines;
 pub mod model;
 pub mod planner;
@@ -13,6 +15,7 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
+pub use drift::{Drift, Severity};
 pub use model::{
     Action, Check, CheckStatus, DestinationPlan, NumberPlan, Plan, PlannedTemplate, Step, Summary,
     TemplateForecast, TemplateMethod, TemplatePlan, TemplateSource, Unmanaged,

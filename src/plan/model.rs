@@ -1,14 +1,15 @@
 //! Owns the plan's data: what `wamig plan` prints, `--out` saves, `show` renders and `apply`
-//! executes. Its JSON form is a documented interface (DESIGN §5): `format_version`, `summary`,
-//! `numbers[]` with `phone`, `destination_waba`, `source_waba`, `action`, `checks`, `steps`, and
-//! `unmanaged` are fixed; other fields may be added, never renamed. It holds no secret.
+//! executes. Its JSON form is a documented interface (docs/plan-json.md): `format_version`,
+//! `summary`, `numbers[]` with `phone`, `destination_waba`, `source_waba`, `action`, `checks`,
+//! `steps`, and `unmanaged` are fixed; other fields may be added, never renamed. No secret.
 
 use serde::{Deserialize, Serialize};
 
+pub use super::cost::{WabaCost, WabaRole};
 use crate::vocabulary::PhoneNumberStatus;
 
 pub const FORMAT_VERSION: u32 = 1;
-/// A saved plan older than this is refused by `apply` (DESIGN §5).
+/// A saved plan older than this is refused by `apply` (docs/plan-json.md, `ttl_seconds`).
 pub const DEFAULT_TTL_SECONDS: u64 = 24 * 60 * 60;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +36,9 @@ pub struct Plan {
     /// Notes that apply to the whole plan (billing after migration, say).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// What the apply of this plan costs in Graph calls, per WABA.
+    #[serde(default)]
+    pub cost: Vec<WabaCost>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -49,6 +53,7 @@ pub struct Summary {
     pub templates: usize,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_zero(count: &usize) -> bool {
     *count == 0
 }
@@ -127,6 +132,10 @@ pub struct NumberPlan {
     pub templates: Option<TemplateForecast>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What degraded since the number arrived (for an in-sync number), or that it was moved away
+    /// since wamig moved it: for people to look at, never a change. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<super::drift::Drift>,
     /// Manifest line of this number's entry, for messages; not part of the digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_line: Option<usize>,

@@ -66,6 +66,8 @@ pub fn plan(
     if numbers.iter().any(|n| n.action != Action::InSync) {
         notes.push(BILLING_NOTE.to_owned());
     }
+    let cost = super::cost::forecast(&numbers, snapshot);
+    notes.extend(cost.iter().filter_map(super::cost::WabaCost::note));
     // Whole seconds: a reviewer reads this, and sub-second noise helps nobody.
     let created_at = Timestamp::from_second(now.as_second()).unwrap_or(now);
     let mut plan = Plan {
@@ -81,6 +83,7 @@ pub fn plan(
         ttl_seconds: DEFAULT_TTL_SECONDS,
         api_version: snapshot.api_version.clone(),
         notes,
+        cost,
     };
     plan.digest = plan_digest(&plan);
     plan
@@ -99,7 +102,7 @@ pub fn plan_digest(plan: &Plan) -> String {
     crate::digest::of_json(&canonical)
 }
 
-/// `plan`'s exit status (DESIGN §2): blocked outranks changes, which count only when asked for.
+/// `plan`'s exit status (README.md): blocked outranks changes, which count only when asked for.
 pub fn exit_status(plan: &Plan, detailed: bool) -> ExitStatus {
     if plan.has_blocked() {
         ExitStatus::Blocked
@@ -210,6 +213,17 @@ fn plan_number(
         _ => Some(forecast(&ctx)),
     };
     let (current, desired_lines) = lines(&ctx);
+    let drift = super::drift::drift(&super::drift::Input {
+        e164: &ctx.e164(),
+        digits: number.phone.digits(),
+        action,
+        register: number.register,
+        destination_waba: ctx.dest_id,
+        destination: ctx.dest,
+        record: ctx.record,
+        confirming: ctx.position.confirming.is_some(),
+        snapshot,
+    });
 
     NumberPlan {
         phone: ctx.e164(),
@@ -229,6 +243,7 @@ fn plan_number(
         desired: desired_lines,
         templates,
         notes: notes(&ctx, action),
+        drift,
         manifest_line: (number.line > 0).then_some(number.line),
     }
 }

@@ -1,5 +1,5 @@
 //! Owns `wamig sandbox`: a local emulator of the Graph API endpoints a phone-number migration
-//! uses, following Meta's documented behaviour (DESIGN §1, §6) rather than any client's. This file
+//! uses, following Meta's documentation (docs/graph-compatibility.md), not any client. This file
 //! holds the public surface (options, `start`, the handle tests drive, `run` for the CLI) and the
 //! module error; `world` parses the world file, `state` is the pure rule engine, `envelope` the
 //! error catalogue, `fields` the `fields=` parser, `faults` fault injection and `server` the HTTP
@@ -82,15 +82,14 @@ impl ToDiagnostics for SandboxError {
                     "compare with examples/sandbox/world.yaml; every key is described in examples/sandbox/README.md",
                 );
                 if let (Some(path), Some(line), Some(column)) = (path, line, column) {
-                    let source_line = std::fs::read_to_string(path)
+                    let mut location = SourceLocation::new(path.clone(), *line, *column);
+                    if let Some(source) = std::fs::read_to_string(path)
                         .ok()
-                        .and_then(|text| text.lines().nth(line.saturating_sub(1)).map(str::to_owned));
-                    diagnostic = diagnostic.at(SourceLocation {
-                        path: path.clone(),
-                        line: *line,
-                        column: *column,
-                        source_line,
-                    });
+                        .and_then(|text| text.lines().nth(line.saturating_sub(1)).map(str::to_owned))
+                    {
+                        location = location.with_source(&source);
+                    }
+                    diagnostic = diagnostic.at(location);
                 }
                 vec![diagnostic]
             }
@@ -332,6 +331,27 @@ impl Drop for SandboxHandle {
     }
 }
 
+/// A warning when the sandbox listens beyond this machine (`--listen 0.0.0.0:4010`, say): it
+/// serves plain http, accepts its world's tokens and hands out verification codes to anyone
+/// who can reach it.
+fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    let ip = addr.ip();
+    let loopback = match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    (!loopback).then(|| {
+        format!(
+            "listening on {addr}, which other machines can reach: the sandbox speaks plain http and \
+             accepts its world's tokens from anyone who can connect; use --listen 127.0.0.1:{} unless \
+             other machines must reach it",
+            addr.port()
+        )
+    })
+}
+
 /// What `wamig sandbox` was asked for; flags left out keep the world's defaults.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -393,6 +413,9 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
         )
         .await?;
         ui.out(&format!("wamig sandbox listening on {}\n", handle.base_url()));
+        if let Some(warning) = exposure_warning(handle.addr()) {
+            ui.warn("sandbox.exposed", &warning);
+        }
         ui.info("sandbox.world", &summary);
         ui.info(
             "sandbox.admin",
@@ -411,6 +434,17 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listening_beyond_loopback_is_warned_about() {
+        for exposed in ["0.0.0.0:4010", "[::]:4010", "192.0.2.7:80"] {
+            let warning = exposure_warning(exposed.parse().unwrap()).unwrap();
+            assert!(warning.contains("other machines can reach"), "{warning}");
+        }
+        for local in ["127.0.0.1:4010", "[::1]:4010", "[::ffff:127.0.0.1]:1"] {
+            assert_eq!(exposure_warning(local.parse().unwrap()), None, "{local}");
+        }
+    }
 
     #[test]
     fn durations_in_cli_style() {

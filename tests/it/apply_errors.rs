@@ -1,6 +1,6 @@
-//! Every migration error of DESIGN §1 that Graph can answer, rendered with its hint, recorded in
-//! the journal (code, subcode, message, fbtrace_id), the other numbers going on; and numbers the
-//! plan blocks, which are never attempted.
+//! Every migration error Graph can answer (docs/graph-compatibility.md), rendered with its hint,
+//! recorded in the journal (code, subcode, message, fbtrace_id), the other numbers going on; and
+//! numbers the plan blocks, which are never attempted.
 
 use std::io::{Read, Write};
 

@@ -1,6 +1,13 @@
 //! Integration tests: the real `wamig` binary, run as a user would, against fixtures and the
 //! sandbox on loopback. One test binary with modules keeps link time down.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failing test should stop loudly where it failed"
+)]
+
 mod apply_support;
 mod plan_support;
 mod support;
@@ -13,6 +20,7 @@ mod apply_faults;
 mod apply_options;
 mod apply_races;
 mod apply_secrets;
+mod apply_signals;
 mod apply_templates;
 mod apply_terminal;
 mod ci_recipes;
@@ -20,9 +28,14 @@ mod cli_usage;
 mod client_sandbox;
 mod completions;
 mod demo;
+mod drift;
 mod events;
 mod examples;
 mod graph_client;
+mod hostile_files;
+mod hostile_input;
+mod hostile_network;
+mod import;
 mod plan_cli;
 mod rig_smoke;
 mod sandbox_api;

@@ -131,7 +131,7 @@ fn after_a_whole_migration_everything_is_in_sync() {
     assert_eq!(plan["numbers"][0]["checks"], serde_json::json!([]));
 }
 
-/// Each eligibility rule of DESIGN §1, failed by one world or number. `(name, world, token,
+/// Each eligibility check in README.md, failed by one world or number. `(name, world, token,
 /// manifest, the check that must fail)`.
 fn blocking_cases() -> Vec<(&'static str, String, &'static str, String, &'static str)> {
     let example = wamig::sandbox::EXAMPLE_WORLD.to_owned();

@@ -1060,6 +1060,68 @@ async fn admin_changes_like_whatsapp_manager() {
 }
 
 #[tokio::test]
+async fn admin_degrades_a_number_and_moves_it_away() {
+    let env = env().await;
+    let base = env.handle.base_url();
+    let admin =
+        |path: &str, body: Value| env.client.post(format!("{base}/_sandbox/{path}")).json(&body).send();
+    let fields = "/107000000000001?fields=messaging_limit_tier,health_status,status";
+    let before = env.get(fields, ACME).await;
+    assert_eq!(before.body["health_status"]["can_send_message"], "AVAILABLE", "{}", before.body);
+    let entities = before.body["health_status"]["entities"].as_array().unwrap();
+    let kinds: Vec<&str> = entities.iter().map(|e| e["entity_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["PHONE_NUMBER", "WABA", "BUSINESS", "APP"]);
+
+    let blocked = json!({"can_send_message": "BLOCKED", "entity_type": "WABA", "errors": [{
+        "error_code": 141006,
+        "error_description": "There is an error with the payment method.",
+        "possible_solution": "Please add a new payment method to the account."
+    }]});
+    let response =
+        admin("numbers/16315550199", json!({"messaging_limit_tier": "TIER_250", "health_status": blocked}))
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 200);
+    let after = env.get(fields, ACME).await.body;
+    assert_eq!(after["messaging_limit_tier"], "TIER_250");
+    assert_eq!(after["health_status"]["can_send_message"], "BLOCKED");
+    assert_eq!(after["health_status"]["entities"][1]["id"], DEST);
+    assert_eq!(after["health_status"]["entities"][1]["errors"][0]["error_code"], 141006);
+
+    let response = admin(&format!("wabas/{DEST}"), json!({"subscribed_apps": []})).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let apps = env.get(&format!("/{DEST}/subscribed_apps"), ACME).await.body;
+    assert_eq!(apps["data"], json!([]));
+
+    // Someone moves it to another WABA of the business: a new node there, gone from here.
+    let moved: Value = admin("numbers/107000000000001", json!({"move_to": "105000000000001"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["waba_id"], "105000000000001", "{moved}");
+    assert_ne!(moved["id"], "107000000000001");
+    let listed = env.get(&format!("/{DEST}/phone_numbers"), ACME).await.body;
+    assert!(!listed.to_string().contains("6315550199"), "{listed}");
+    let there = env
+        .get("/105000000000001/phone_numbers?fields=display_phone_number,code_verification_status", ACME)
+        .await;
+    assert_eq!(there.body["data"][0]["code_verification_status"], "VERIFIED", "{}", there.body);
+
+    let refused =
+        admin("numbers/16315550101", json!({"quality_rating": "RED", "move_to": "999"})).await.unwrap();
+    assert_eq!(refused.status(), 404);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "move_to: no WABA \"999\"");
+    let untouched = env.get("/106540352242922?fields=quality_rating", ACME).await.body;
+    assert_eq!(untouched["quality_rating"], "GREEN", "a refused move changes nothing");
+    let refused = admin(&format!("wabas/{DEST}"), json!({"subscribed_apps": [{"id": "app", "name": "x"}]}))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+}
+
+#[tokio::test]
 async fn batch_requests_answer_each_request_and_keep_secrets_out_of_the_log() {
     let env = env().await;
     let batch = json!([

@@ -26,9 +26,9 @@ const STORE: &str = "106540352242928";
 
 // ----- the comparison --------------------------------------------------------------------
 
-/// Documented values of a string field, by key. The lists are the union of Meta's sources in
-/// graph-api-notes.md (reference pages, SDK enums, the OpenAPI description), since the sources
-/// disagree and a value any of them documents is one Graph may send.
+/// Documented values of a string field, by key. The lists are the union of Meta's sources
+/// (reference pages, SDK enums, the OpenAPI description; see tests/fixtures/graph/README.md),
+/// since the sources disagree and a value any of them documents is one Graph may send.
 type Enums<'a> = &'a [(&'a str, &'a [&'a str])];
 
 const COMMON_ENUMS: Enums<'static> = &[

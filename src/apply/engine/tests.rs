@@ -213,6 +213,7 @@ impl Bench {
             desired: Vec::new(),
             templates: None,
             notes: Vec::new(),
+            drift: Vec::new(),
             manifest_line: None,
         };
         Bench { _dir: dir, shared, fake, number, plan }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use super::class::{ErrorClass, Operation};
-use super::config::{ApiVersion, GraphConfig};
+use super::config::{ApiVersion, GraphConfig, pinned_loopback};
 use super::error::{GraphError, RequestInfo, excerpt, human_duration};
 use super::nodes::FieldSpec;
 use super::retry::{Decision, Jitter, RetryPolicy, Sleeper, decide};
@@ -36,6 +36,31 @@ pub const MAX_IDS_PER_REQUEST: usize = 50;
 
 /// A paging loop that does not end is a broken server, not a big WABA.
 const MAX_PAGES: usize = 10_000;
+/// The largest answer read. The biggest wamig asks for (50 WABAs, each with 100 numbers and 100
+/// templates expanded) is a few MiB; a body beyond this is a broken or hostile server, and
+/// buffering it whole could exhaust memory.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads an answer's body, refusing one longer than `limit` as soon as that is known (from
+/// `Content-Length`, or once that many bytes have arrived).
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 /// `appsecret_proof`: hex HMAC-SHA256 of the access token keyed with the app secret.
 pub fn appsecret_proof(token: &Secret, app_secret: &Secret) -> Secret {
@@ -146,20 +171,28 @@ impl GraphClient {
         // reqwest is built without a default crypto provider and panics without one; a second
         // install (another client, a test) returns an error that changes nothing.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             // A redirect could carry the bearer header somewhere unexpected; Graph never
             // redirects API calls.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(config.user_agent.clone())
-            .build()
-            .map_err(|e| {
-                GraphError::config(
-                    format!("cannot set up the HTTP client: {}", describe(&e)),
-                    "this is a bug or a broken TLS setup; please report it",
-                )
-            })?;
+            .user_agent(config.user_agent.clone());
+        if config.base_url.scheme() == "http" {
+            // Plain http is allowed to loopback only: a proxy (HTTP_PROXY, ALL_PROXY) would
+            // receive the request, bearer header included, wherever it runs; and a loopback
+            // name connects only to the loopback addresses it was checked to resolve to.
+            builder = builder.no_proxy();
+            if let Some((host, addrs)) = pinned_loopback(&config.base_url, config.resolver)? {
+                builder = builder.resolve_to_addrs(&host, &addrs);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            GraphError::config(
+                format!("cannot set up the HTTP client: {}", describe(&e)),
+                "this is a bug or a broken TLS setup; please report it",
+            )
+        })?;
         let mut api_root = config.base_url.clone();
         let prefix = config.base_url.path().trim_end_matches('/').to_owned();
         api_root.set_path(&format!("{prefix}/{}/", config.api_version));
@@ -422,10 +455,21 @@ impl GraphClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let regain = self.record_usage(&headers);
-        let body = match response.bytes().await {
+        let body = match read_body(response, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(e) => {
-                let error = self.transport_error(e, info, call);
+                let error = match e {
+                    BodyError::Transport(e) => self.transport_error(e, info, call),
+                    BodyError::TooLarge => GraphError::invalid_response(
+                        Some(info),
+                        Some(status),
+                        format!(
+                            "the answer is larger than {} MiB, far more than any Graph answer wamig asks for; \
+                             it was not read to its end",
+                            MAX_BODY_BYTES / (1024 * 1024)
+                        ),
+                    ),
+                };
                 self.log_attempt(call, Some(status), started, attempt, Some(&error));
                 return Err(error);
             }
@@ -652,10 +696,24 @@ mod tests {
     }
 
     #[test]
+    fn a_loopback_name_resolving_elsewhere_gets_no_client() {
+        #[allow(clippy::unnecessary_wraps, reason = "the resolver's signature")]
+        fn elsewhere(_: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+            Ok(vec![std::net::SocketAddr::from(([192, 0, 2, 1], port))])
+        }
+        let mut config =
+            GraphConfig::new("http://api.localhost:4010", "v23.0", Secret::new("canary-token")).unwrap();
+        config.resolver = elsewhere;
+        let error = GraphClient::new(config).err().expect("refused");
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert!(error.message().contains("192.0.2.1"), "{}", error.message());
+    }
+
+    #[test]
     fn endpoints_and_node_ids() {
-        let c = client("http://127.0.0.1:9/prefix/");
+        let c = client("http://127.0.0.1:9/");
         let call = c.get_call("104996122399160/phone_numbers", "id", &[]).unwrap();
-        assert_eq!(call.url.as_str(), "http://127.0.0.1:9/prefix/v23.0/104996122399160/phone_numbers");
+        assert_eq!(call.url.as_str(), "http://127.0.0.1:9/v23.0/104996122399160/phone_numbers");
         assert_eq!(c.endpoint(&call), "GET /{id}/phone_numbers");
         assert_eq!(c.info(&call).node_id.as_deref(), Some("104996122399160"));
         let multi = c.get_call("", "id", &[("ids", "1,2".into())]).unwrap();
@@ -666,6 +724,6 @@ mod tests {
         // Errors name what a request with no path of its own was for.
         let mut batch = c.post_call("", Operation::Read, Vec::new(), Vec::new()).unwrap();
         batch.purpose = Some("batch: GET debug_token".into());
-        assert_eq!(c.info(&batch).path, "/prefix/v23.0/ (batch: GET debug_token)");
+        assert_eq!(c.info(&batch).path, "/v23.0/ (batch: GET debug_token)");
     }
 }

@@ -36,6 +36,7 @@ pub const PHONE_NUMBER_FIELDS: &[&str] = &[
     "is_official_business_account",
     "messaging_limit_tier",
     "throughput",
+    "health_status",
 ];
 
 pub const SUBSCRIBED_APP_FIELDS: &[&str] = &["whatsapp_business_api_data"];

@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use super::paging::Edge;
 pub use crate::vocabulary::{
-    AccountMode, AccountReviewStatus, BusinessVerificationStatus, CodeVerificationStatus, MessagingLimitTier,
-    NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating, TemplateCategory,
-    TemplateStatus, ThroughputLevel,
+    AccountMode, AccountReviewStatus, BusinessVerificationStatus, CanSendMessage, CodeVerificationStatus,
+    MessagingLimitTier, NameStatus, OwnershipType, PhoneNumberStatus, PlatformType, QualityRating,
+    TemplateCategory, TemplateStatus, ThroughputLevel,
 };
 pub use fields::{
     EDGE_PAGE_LIMIT, FieldSpec, MESSAGE_TEMPLATE_FIELDS, PHONE_NUMBER_FIELDS, SUBSCRIBED_APP_FIELDS,
@@ -75,6 +75,20 @@ fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
             .collect(),
         Value::String(s) => {
             s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// A list whose items may come in any shape: keep the readable ones.
+fn lenient_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => {
+            items.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect()
         }
         _ => Vec::new(),
     })
@@ -197,6 +211,43 @@ pub struct PhoneNumber {
     pub messaging_limit_tier: Option<MessagingLimitTier>,
     #[serde(deserialize_with = "lenient")]
     pub throughput: Option<Throughput>,
+    #[serde(deserialize_with = "lenient")]
+    pub health_status: Option<HealthStatus>,
+}
+
+/// `health_status` of a phone number: whether it can send messages, and per entity of its chain
+/// (number, WABA, business, app) what limits it, with Meta's error codes and possible solutions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthStatus {
+    pub can_send_message: Option<CanSendMessage>,
+    #[serde(deserialize_with = "lenient_list")]
+    pub entities: Vec<HealthEntity>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthEntity {
+    #[serde(deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub entity_type: Option<String>,
+    pub can_send_message: Option<CanSendMessage>,
+    #[serde(deserialize_with = "lenient_strings")]
+    pub additional_info: Vec<String>,
+    #[serde(deserialize_with = "lenient_list")]
+    pub errors: Vec<HealthIssue>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthIssue {
+    #[serde(deserialize_with = "lenient_i64")]
+    pub error_code: Option<i64>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub error_description: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    pub possible_solution: Option<String>,
 }
 
 impl PhoneNumber {
@@ -375,5 +426,37 @@ mod tests {
         assert!(waba.phone_numbers().is_empty());
         // Known values serialise back to Meta's spelling.
         assert_eq!(serde_json::to_value(BusinessVerificationStatus::Verified).unwrap(), json!("verified"));
+    }
+
+    #[test]
+    fn health_status_in_metas_documented_shape_and_odd_ones() {
+        // The example of Meta's OpenAPI description (v23.0), trimmed.
+        let number: PhoneNumber = serde_json::from_value(json!({
+            "id": "106540352242922",
+            "health_status": {
+                "can_send_message": "BLOCKED",
+                "entities": [
+                    {"entity_type": "PHONE_NUMBER", "id": "106540352242922", "can_send_message": "AVAILABLE"},
+                    {"entity_type": "WABA", "id": 102290129340398_i64, "can_send_message": "BLOCKED",
+                     "errors": [
+                        {"error_code": 141006,
+                         "error_description": "There is an error with the payment method. This will block business initiated conversations.",
+                         "possible_solution": "There was an error with your payment method. Please add a new payment method to the account."},
+                        "not an object"
+                     ]},
+                    {"entity_type": "BUSINESS", "can_send_message": "LIMITED", "additional_info": ["a note"]}
+                ]
+            }
+        }))
+        .unwrap();
+        let health = number.health_status.unwrap();
+        assert_eq!(health.can_send_message, Some(CanSendMessage::Blocked));
+        assert_eq!(health.entities.len(), 3);
+        assert_eq!(health.entities[1].id.as_deref(), Some("102290129340398"));
+        assert_eq!(health.entities[1].errors.len(), 1, "an unreadable error is dropped, not fatal");
+        assert_eq!(health.entities[1].errors[0].error_code, Some(141006));
+        assert_eq!(health.entities[2].additional_info, ["a note"]);
+        let odd: PhoneNumber = serde_json::from_value(json!({"id": "1", "health_status": "weird"})).unwrap();
+        assert_eq!(odd.health_status, None);
     }
 }

@@ -1,4 +1,4 @@
-//! Owns the Markdown rendering for pull-request comments (DESIGN §5): summary table first, the
+//! Owns the Markdown rendering for pull-request comments (README.md): summary table first, the
 //! plan digest, a table of numbers, then per number a folded `<details>` with its checklist,
 //! steps, template forecast and a `diff` block (made with `similar`) of current against desired
 //! state. It guarantees the comment fits GitHub's 65,536-character limit by cutting per-number
@@ -8,9 +8,10 @@
 use similar::{ChangeTag, TextDiff};
 
 use super::{
-    TemplateLine, count_checks, destination_label, headline, source_label, steps_line, summary_line, symbol,
-    template_headline, template_lines, template_summary, template_symbol,
+    TemplateLine, count_checks, destination_label, drift_line, drift_suffix, headline, source_label,
+    steps_line, summary_line, symbol, template_headline, template_lines, template_summary, template_symbol,
 };
+use crate::plan::drift::Severity;
 use crate::plan::model::{Action, CheckStatus, NumberPlan, Plan};
 
 /// GitHub's limit on a comment's body.
@@ -27,6 +28,7 @@ const TEMPLATES_BUDGET: usize = 27_000;
 /// Renders the plan for a pull-request comment. Lengths are counted in bytes, which is never
 /// less than GitHub's character count, so the limit holds for any text.
 pub fn markdown(plan: &Plan) -> String {
+    let plan = &*super::terminal_safe(plan);
     let mut out = String::new();
     out.push_str("## wamig plan\n\n");
     out.push_str("| to migrate | to resume | in sync | blocked | unmanaged |\n");
@@ -52,6 +54,9 @@ pub fn markdown(plan: &Plan) -> String {
             if s.blocked == 1 { "1 number is".to_owned() } else { format!("{} numbers are", s.blocked) },
             if s.blocked == 1 { "it" } else { "them" },
         ));
+    }
+    if let Some(line) = drift_line(plan) {
+        out.push_str(&format!("> [!WARNING]\n> {} See each number's drift below.\n\n", escape(&line)));
     }
     if !plan.notes.is_empty() {
         for note in &plan.notes {
@@ -167,17 +172,18 @@ pub fn markdown(plan: &Plan) -> String {
     out
 }
 
-/// Blocked numbers first (they need someone to act), then changes, then what is already done;
-/// manifest order within each group.
+/// Blocked numbers first (they need someone to act), then changes, then what is already done,
+/// drifted before the rest; manifest order within each group.
 fn review_order(plan: &Plan) -> Vec<&NumberPlan> {
-    let rank = |action: Action| match action {
+    let rank = |number: &NumberPlan| match number.action {
         Action::Blocked => 0,
         Action::Migrate => 1,
         Action::Resume => 2,
-        Action::InSync => 3,
+        Action::InSync if !number.drift.is_empty() => 3,
+        Action::InSync => 4,
     };
     let mut ordered: Vec<&NumberPlan> = plan.numbers.iter().collect();
-    ordered.sort_by_key(|number| rank(number.action));
+    ordered.sort_by_key(|number| rank(number));
     ordered
 }
 
@@ -194,6 +200,12 @@ fn table_row(number: &NumberPlan) -> String {
         }
         Action::InSync => "nothing to do".to_owned(),
         _ => steps_line(number),
+    };
+    let what = if number.drift.is_empty() {
+        what
+    } else {
+        let ids: Vec<&str> = number.drift.iter().map(|d| d.id.as_str()).collect();
+        format!("{what}; drifted: {}", ids.join(", "))
     };
     let to = match &number.destination_name {
         Some(name) => format!("{} ({})", number.destination_waba, name),
@@ -216,7 +228,7 @@ fn details(number: &NumberPlan) -> String {
         "<details>\n<summary><b>{}</b> <code>{}</code> {}</summary>\n\n",
         html(symbol(number.action)),
         html(&number.phone),
-        html(&headline(number)),
+        html(&format!("{}{}", headline(number), drift_suffix(number))),
     ));
     let mut route = match number.action {
         Action::InSync => format!("In {}", escape(&destination_label(number))),
@@ -259,6 +271,24 @@ fn details(number: &NumberPlan) -> String {
                 }
                 out.push('\n');
             }
+        }
+        out.push('\n');
+    }
+
+    if !number.drift.is_empty() {
+        out.push_str("**Drift** (not a change; wamig applies nothing for it)\n\n");
+        for item in &number.drift {
+            let mark = match item.severity {
+                Severity::Critical => "❗",
+                Severity::Warning => "⚠️",
+            };
+            out.push_str(&format!(
+                "- {mark} **`{}`** ({}): {}<br>*hint:* {}\n",
+                code(&item.id),
+                item.severity.as_str(),
+                escape(&item.message),
+                escape(&item.hint)
+            ));
         }
         out.push('\n');
     }

@@ -1,4 +1,4 @@
-//! Owns the plan's renderings (DESIGN §5): `text` for terminals, `markdown` for pull-request
+//! Owns the plan's renderings (README.md): `text` for terminals, `markdown` for pull-request
 //! comments, `json` for tools. Each is a pure function of a [`Plan`] returning a `String`; none
 //! decides anything about the migration (that is the planner's job) and none writes anywhere.
 //! Phrases shared by the text and markdown renderings live here so both say the same thing.
@@ -11,10 +11,43 @@ pub use json::json;
 pub use markdown::{MAX_CHARS, markdown};
 pub use text::text;
 
+use std::borrow::Cow;
+
+use super::drift::Severity;
 use super::model::{
-    Action, CheckStatus, DestinationPlan, NumberPlan, PlannedTemplate, Step, Summary, TemplateForecast,
+    Action, CheckStatus, DestinationPlan, NumberPlan, Plan, PlannedTemplate, Step, Summary, TemplateForecast,
     TemplateMethod,
 };
+
+/// The plan with every text escaped for a terminal (control and bidirectional characters), for
+/// the text and markdown renderings: names, ids and messages come from the manifest, from Graph
+/// or from a saved plan anyone could have edited. Done on the plan's JSON form, so every text
+/// field is covered, whatever fields the plan grows.
+pub(crate) fn terminal_safe(plan: &Plan) -> Cow<'_, Plan> {
+    fn escape_strings(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) => match crate::text::escape(text) {
+                Cow::Owned(escaped) => {
+                    *text = escaped;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+            serde_json::Value::Array(items) => {
+                items.iter_mut().fold(false, |changed, item| escape_strings(item) | changed)
+            }
+            serde_json::Value::Object(map) => {
+                map.values_mut().fold(false, |changed, item| escape_strings(item) | changed)
+            }
+            _ => false,
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(plan) else { return Cow::Borrowed(plan) };
+    if !escape_strings(&mut value) {
+        return Cow::Borrowed(plan);
+    }
+    serde_json::from_value(value).map_or(Cow::Borrowed(plan), Cow::Owned)
+}
 
 /// The one-line summary both human renderings end or start with.
 pub fn summary_line(summary: &Summary) -> String {
@@ -177,6 +210,31 @@ pub(crate) fn headline(number: &NumberPlan) -> String {
     }
 }
 
+/// `, but 2 things drifted` after a number's headline (`; 2 things drifted` after a change), when
+/// anything did.
+pub(crate) fn drift_suffix(number: &NumberPlan) -> String {
+    let joint = if number.action == Action::InSync { ", but" } else { ";" };
+    match number.drift.len() {
+        0 => String::new(),
+        1 => format!("{joint} 1 thing drifted"),
+        n => format!("{joint} {n} things drifted"),
+    }
+}
+
+/// One sentence on the plan's drift, when there is any: how many numbers, how many critical.
+pub(crate) fn drift_line(plan: &Plan) -> Option<String> {
+    let drifted = plan.numbers.iter().filter(|n| !n.drift.is_empty()).count();
+    if drifted == 0 {
+        return None;
+    }
+    let critical =
+        plan.numbers.iter().filter(|n| n.drift.iter().any(|d| d.severity == Severity::Critical)).count();
+    Some(format!(
+        "Drift: {drifted} number{} to look at ({critical} critical). Drift is not a change: wamig applies nothing for it.",
+        if drifted == 1 { "" } else { "s" }
+    ))
+}
+
 /// `WABA <id> (<name>)` for the destination of a number.
 pub(crate) fn destination_label(number: &NumberPlan) -> String {
     match &number.destination_name {
@@ -281,4 +339,42 @@ pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan)
         details.push(format!("not eligible, will not move: {}", bounded_list(&items, "; ")));
     }
     (headline, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::Styles;
+
+    #[test]
+    fn text_from_outside_is_escaped_even_as_a_colour_sequence() {
+        // A colour sequence would pass the terminal's last line of defence: the renderings
+        // escape every text of the plan themselves.
+        let hidden = "acme\u{1b}[8m hidden";
+        let plan = Plan {
+            format_version: 1,
+            summary: Summary::default(),
+            numbers: Vec::new(),
+            destinations: Vec::new(),
+            unmanaged: vec![crate::plan::model::Unmanaged {
+                phone: "+16315550199".into(),
+                waba: "104996122399160".into(),
+                id: Some("1".into()),
+                status: Some(hidden.into()),
+            }],
+            digest: "0".repeat(64),
+            manifest_digest: "0".repeat(64),
+            snapshot_digest: "0".repeat(64),
+            created_at: "2026-11-25T12:00:00Z".into(),
+            ttl_seconds: 3600,
+            api_version: "v23.0".into(),
+            notes: vec![format!("note{hidden}")],
+            cost: Vec::new(),
+        };
+        for rendered in [text(&plan, &Styles::new(true)), markdown(&plan)] {
+            assert!(!rendered.contains("\u{1b}[8m"), "{rendered}");
+            // Shown as text (markdown escapes the backslash and bracket once more).
+            assert!(rendered.contains("u{1b}"), "{rendered}");
+        }
+    }
 }

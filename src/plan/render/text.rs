@@ -3,15 +3,17 @@
 //! the same function gives plain text when colour is off. It prints nothing itself.
 
 use super::{
-    TemplateLine, count_checks, destination_label, headline, steps_line, summary_line, symbol,
-    template_headline, template_lines, template_summary, template_symbol,
+    TemplateLine, count_checks, destination_label, drift_line, drift_suffix, headline, steps_line,
+    summary_line, symbol, template_headline, template_lines, template_summary, template_symbol,
 };
+use crate::plan::drift::Severity;
 use crate::plan::model::{Action, CheckStatus, DestinationPlan, NumberPlan, Plan};
 use crate::ui::{Paint, Styles};
 
 const INDENT: &str = "    ";
 
 pub fn text(plan: &Plan, styles: &Styles) -> String {
+    let plan = &*super::terminal_safe(plan);
     let mut out = String::new();
     out.push_str(&styles.bold.paint("wamig plan"));
     out.push_str(&styles.dim.paint(format!(" · Graph {} · {}", plan.api_version, plan.created_at)));
@@ -47,6 +49,10 @@ pub fn text(plan: &Plan, styles: &Styles) -> String {
         for note in &plan.notes {
             out.push_str(&format!("  - {note}\n"));
         }
+        out.push('\n');
+    }
+    if let Some(line) = drift_line(plan) {
+        out.push_str(&styles.warning.paint(line));
         out.push('\n');
     }
     out.push_str(&styles.bold.paint(summary_line(&plan.summary)));
@@ -93,7 +99,7 @@ fn number_block(out: &mut String, number: &NumberPlan, styles: &Styles) {
         paint.paint(headline(number))
     ));
     if number.action == Action::InSync {
-        out.push_str(&format!(" in {}\n", destination_label(number)));
+        out.push_str(&format!(" in {}{}\n", destination_label(number), drift_suffix(number)));
         if let Some(forecast) = &number.templates
             && forecast.known
             && forecast.already_in_destination < forecast.eligible
@@ -101,6 +107,7 @@ fn number_block(out: &mut String, number: &NumberPlan, styles: &Styles) {
             let (summary, _) = template_summary(forecast, number);
             out.push_str(&format!("{INDENT}templates: {summary}\n"));
         }
+        drift(out, number, styles);
         for note in &number.notes {
             out.push_str(&format!("{INDENT}{} {note}\n", styles.dim.paint("note:")));
         }
@@ -123,6 +130,7 @@ fn number_block(out: &mut String, number: &NumberPlan, styles: &Styles) {
     }
 
     checks(out, number, styles);
+    drift(out, number, styles);
 
     if let Some(forecast) = &number.templates {
         let (summary, details) = template_summary(forecast, number);
@@ -204,5 +212,26 @@ fn checks(out: &mut String, number: &NumberPlan, styles: &Styles) {
                 out.push_str(&format!("{INDENT}    {} {hint}\n", styles.hint.paint("hint:")));
             }
         }
+    }
+}
+
+/// What drifted, worst first as the planner lists it; each with its hint.
+fn drift(out: &mut String, number: &NumberPlan, styles: &Styles) {
+    if number.drift.is_empty() {
+        return;
+    }
+    out.push_str(&format!("{INDENT}drift (not a change; wamig applies nothing for it):\n"));
+    for item in &number.drift {
+        let mark = match item.severity {
+            Severity::Critical => styles.error.paint("✗"),
+            Severity::Warning => styles.warning.paint("!"),
+        };
+        out.push_str(&format!(
+            "{INDENT}  {mark} {} ({}): {}\n",
+            item.id,
+            item.severity.as_str(),
+            item.message
+        ));
+        out.push_str(&format!("{INDENT}    {} {}\n", styles.hint.paint("hint:"), item.hint));
     }
 }

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use super::templates::{TemplateReport, TemplateSnapshot};
 use super::{NumberState, State, since};
 use crate::sandbox::world::{
-    AccountMode, CodeVerificationStatus, NameStatus, NumberStatus, PlatformType, QualityRating, ReviewStatus,
-    VerificationStatus, digits_of,
+    AccountMode, CanSendMessage, CodeVerificationStatus, HealthDef, MessagingLimitTier, MigratedSource,
+    NameStatus, NumberStatus, PlatformType, QualityRating, ReviewStatus, SubscribedApp, VerificationStatus,
+    digits_of, is_id,
 };
 
 /// A phone-number node as tests see it.
@@ -55,6 +56,14 @@ pub struct NumberPatch {
     /// Meta asking for ownership to be proven again: anything but `VERIFIED` also reopens a
     /// migrated number's code steps (a new code must be requested and verified).
     pub code_verification_status: Option<CodeVerificationStatus>,
+    /// Meta lowering (or raising) the number's messaging limit.
+    pub messaging_limit_tier: Option<MessagingLimitTier>,
+    /// Whether it can send messages, and why not; `{"can_send_message": "AVAILABLE"}` heals it.
+    pub health_status: Option<HealthDef>,
+    /// Someone else migrates the number to this WABA (another partner, by hand): a new verified
+    /// node there carries it, and this one goes as `migrated_source` says. Applied after the
+    /// other keys, which the new node inherits.
+    pub move_to: Option<String>,
 }
 
 /// A change to a WABA made outside the API (review approved, payment method added, ...).
@@ -66,6 +75,8 @@ pub struct WabaPatch {
     /// Digits set the payment method; an empty string removes it.
     pub primary_funding_id: Option<String>,
     pub template_limit: Option<u32>,
+    /// The apps subscribed to its webhooks, replacing the list; `[]` unsubscribes every app.
+    pub subscribed_apps: Option<Vec<SubscribedApp>>,
 }
 
 impl State {
@@ -96,6 +107,10 @@ impl State {
         };
         if patch.register_failures.is_some_and(|n| n > 1000) {
             return Err("register_failures must be at most 1000".to_owned());
+        }
+        // Checked before any change, so a refused move leaves the number as it was.
+        if let Some(to) = &patch.move_to {
+            self.check_move(&id, to)?;
         }
         let number = self.numbers.get_mut(&id).ok_or_else(|| format!("no phone number node \"{id}\""))?;
         if let Some(value) = patch.is_pin_enabled {
@@ -137,8 +152,65 @@ impl State {
                 migration.code = None;
             }
         }
+        if let Some(value) = patch.messaging_limit_tier {
+            number.tier = Some(value);
+        }
+        if let Some(value) = &patch.health_status {
+            number.health = (value.can_send_message != CanSendMessage::Available || !value.errors.is_empty())
+                .then(|| value.clone());
+        }
+        let id = match &patch.move_to {
+            Some(to) => self.move_number(&id, to, now)?,
+            None => id,
+        };
         let number = &self.numbers[&id];
         Ok(self.snapshot(number, now))
+    }
+
+    /// Moves the number from node `id` to a new verified node in WABA `to`, as a migration made
+    /// by someone else would; returns the new node's id.
+    fn check_move(&self, id: &str, to: &str) -> Result<(), String> {
+        if !self.wabas.contains_key(to) {
+            return Err(format!("move_to: no WABA \"{to}\""));
+        }
+        let number = &self.numbers[id];
+        if number.waba == to {
+            return Err(format!("move_to: phone number node {id} is already in WABA {to}"));
+        }
+        if !number.is_live() {
+            return Err(format!(
+                "move_to: phone number node {id} does not carry the number now (a migration under way, or moved already)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn move_number(&mut self, id: &str, to: &str, now: Timestamp) -> Result<String, String> {
+        self.check_move(id, to)?;
+        let old = self.numbers[id].clone();
+        let new_id = self.new_id();
+        let ordinal = self.next_ordinal();
+        let moved = NumberState {
+            id: new_id.clone(),
+            ordinal,
+            waba: to.to_owned(),
+            code_verification: CodeVerificationStatus::Verified,
+            register_attempts: Vec::new(),
+            pin: None,
+            last_onboarded: Some(now),
+            migration: None,
+            migrated_to: None,
+            ..old
+        };
+        self.numbers.insert(new_id.clone(), moved);
+        if let Some(old) = self.numbers.get_mut(id) {
+            old.migrated_to = Some(new_id.clone());
+            match self.options.migrated_source {
+                MigratedSource::Remove => old.exists = false,
+                MigratedSource::MarkMigrated => old.status = NumberStatus::Migrated,
+            }
+        }
+        Ok(new_id)
     }
 
     pub fn patch_waba(&mut self, id: &str, patch: &WabaPatch) -> Result<(), String> {
@@ -151,6 +223,12 @@ impl State {
         if patch.template_limit == Some(0) {
             return Err("template_limit must be at least 1".to_owned());
         }
+        if let Some(app) = patch.subscribed_apps.iter().flatten().find(|app| !is_id(&app.id)) {
+            return Err(format!("subscribed_apps: app id \"{}\" must be digits", app.id));
+        }
+        let subscribed: Option<Vec<(u64, String, String)>> = patch.subscribed_apps.as_ref().map(|apps| {
+            apps.iter().map(|app| (self.next_ordinal(), app.id.clone(), app.name.clone())).collect()
+        });
         let waba = self.wabas.get_mut(id).ok_or_else(|| format!("no WABA \"{id}\""))?;
         if let Some(value) = patch.account_review_status {
             waba.review = value;
@@ -163,6 +241,9 @@ impl State {
         }
         if let Some(limit) = patch.template_limit {
             waba.template_limit = limit;
+        }
+        if let Some(subscribed) = subscribed {
+            waba.subscribed = subscribed;
         }
         Ok(())
     }

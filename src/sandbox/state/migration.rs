@@ -141,6 +141,7 @@ impl State {
             code_verification: CodeVerificationStatus::NotVerified,
             tier: None,
             official: false,
+            health: None,
             throughput: "NOT_APPLICABLE",
             maintenance: false,
             register_failures_left: source.register_failures_left,

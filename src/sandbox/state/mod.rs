@@ -28,8 +28,9 @@ use jiff::Timestamp;
 
 use super::faults::Prng;
 use super::world::{
-    AccountMode, CodeVerificationStatus, MessagingLimitTier, NameStatus, NumberStatus, Options, PlatformType,
-    QualityRating, ReviewStatus, TemplateReview, TokenType, VerificationStatus, World, digits_of,
+    AccountMode, CodeVerificationStatus, HealthDef, MessagingLimitTier, NameStatus, NumberStatus, Options,
+    PlatformType, QualityRating, ReviewStatus, TemplateReview, TokenType, VerificationStatus, World,
+    digits_of,
 };
 use crate::secret::Secret;
 
@@ -103,6 +104,7 @@ struct NumberState {
     code_verification: CodeVerificationStatus,
     tier: Option<MessagingLimitTier>,
     official: bool,
+    health: Option<HealthDef>,
     throughput: &'static str,
     maintenance: bool,
     register_failures_left: u32,
@@ -295,6 +297,7 @@ impl State {
                         code_verification: number.code_verification_status,
                         tier: Some(number.messaging_limit_tier),
                         official: number.is_official_business_account,
+                        health: number.health_status.clone(),
                         throughput: if connected { "STANDARD" } else { "NOT_APPLICABLE" },
                         maintenance: number.maintenance,
                         register_failures_left: number.register_failures,

@@ -9,6 +9,7 @@ use super::templates::{TemplateSnapshot, template_field, template_matches};
 use super::{NumberState, State, WabaState, graph_time};
 use crate::sandbox::envelope::GraphError;
 use crate::sandbox::fields::{self, FieldSpec};
+use crate::sandbox::world::{Chain, render_health};
 
 /// Largest page an edge returns, whatever `limit` asks for.
 const MAX_PAGE: u32 = 100;
@@ -281,6 +282,15 @@ impl State {
             "is_official_business_account" => Some(json!(n.official)),
             "messaging_limit_tier" => n.tier.map(|t| json!(t.as_str())),
             "throughput" => Some(json!({"level": n.throughput})),
+            "health_status" => Some(render_health(
+                n.health.as_ref(),
+                &Chain {
+                    number: &n.id,
+                    waba: &n.waba,
+                    business: self.wabas.get(&n.waba).map_or("", |w| w.business.as_str()),
+                    app: &self.app_id,
+                },
+            )),
             "last_onboarded_time" => n.last_onboarded.map(|t| json!(graph_time(t))),
             "country_dial_code" => Some(json!(country_code_guess(&n.digits))),
             _ => return FieldValue::Unknown,
