@@ -292,7 +292,7 @@ async fn bench_apply(latency: Duration) -> Row {
     });
     let options = ApplyOptions {
         plan_file: None,
-        state_path: dir.path().join(".wamig/state.json"),
+        state: dir.path().join(".wamig/state.json").into(),
         codes_dir: dir.path().join(".wamig/codes"),
         auto_approve: true,
         wait_for_codes: None,

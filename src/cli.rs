@@ -1,7 +1,7 @@
 //! Owns the command line: the clap definitions (README.md) and, for each command, turning arguments
 //! into options for one library call. No business logic lives here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -46,7 +46,8 @@ pub struct GlobalOptions {
     /// File holding the access token (else WAMIG_ACCESS_TOKEN holds the token itself).
     #[arg(long = "token-file", global = true)]
     pub token_file: Option<PathBuf>,
-    /// The journal [default: .wamig/state.json beside the manifest].
+    /// The journal: a path, or s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX
+    /// for a shared one [default: .wamig/state.json beside the manifest].
     #[arg(long = "state", env = "WAMIG_STATE", global = true)]
     pub state: Option<PathBuf>,
     /// Where verification codes are read from [default: .wamig/codes beside the manifest].
@@ -84,6 +85,9 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Walk a whole migration against a built-in sandbox: no credentials, no network.
     Demo,
+    /// The journal and its lock, local or shared (--state s3://, gs://, az://).
+    #[command(subcommand)]
+    State(StateCommand),
     /// Write a manifest from live state: the numbers of --waba WABAs where they are, or every
     /// number of each --from WABA moved to its --to WABA.
     Import(ImportArgs),
@@ -93,6 +97,34 @@ pub enum Command {
     /// `wamig completions zsh > ~/.zfunc/_wamig` (with ~/.zfunc in fpath), or
     /// `wamig completions fish > ~/.config/fish/completions/wamig.fish`.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the journal: what wamig did for each number (it never holds a secret).
+    Show(StateFormatArgs),
+    /// Who holds the journal's lock, since when, and until when its lease runs.
+    Lock(StateFormatArgs),
+    /// Force-unlock a shared journal's lock, given its id from `wamig state lock`.
+    Unlock {
+        /// The lock's id, as `wamig state lock` prints it.
+        lock_id: String,
+    },
+    /// Copy the local journal (--state PATH, else the one beside the manifest) into a shared one.
+    Push {
+        /// Where to copy it: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX.
+        url: String,
+        /// Replace a shared journal that already records numbers.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StateFormatArgs {
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = crate::state::command::StateFormat::Text)]
+    pub format: crate::state::command::StateFormat,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +245,9 @@ pub struct ApplyArgs {
     /// The first wait before retrying a step after throttling, maintenance or a lost answer.
     #[arg(long = "retry-base", hide = true, value_parser = parse_duration)]
     pub retry_base: Option<Duration>,
+    /// How long a lock on a shared journal lasts without renewal.
+    #[arg(long = "lock-lease", hide = true, value_parser = parse_duration)]
+    pub lock_lease: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +319,19 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         .map(|()| ExitStatus::Success)
         .map_err(Error::from),
         Command::Demo => crate::demo::run(ui),
+        Command::State(command) => {
+            let location = state_location(&cli.global, &cli.global.manifest)?;
+            let runtime = runtime()?;
+            use crate::state::command as state;
+            match command {
+                StateCommand::Show(args) => runtime.block_on(state::show(&location, args.format, ui)),
+                StateCommand::Lock(args) => runtime.block_on(state::lock(&location, args.format, ui)),
+                StateCommand::Unlock { lock_id } => runtime.block_on(state::unlock(&location, &lock_id, ui)),
+                StateCommand::Push { url, force } => {
+                    runtime.block_on(state::push(&location, &url, force, ui))
+                }
+            }
+        }
         Command::Import(args) => {
             let selection = crate::import::Selection::from_args(&args.wabas, &args.from, &args.to)?;
             let client = client_for(&cli.global, None, ui, 4)?;
@@ -310,14 +358,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
                 format: args.format,
                 out: args.out,
                 detailed_exitcode: args.detailed_exitcode,
-                state_path: state_path(&cli.global, &manifest),
+                state: state_location(&cli.global, &manifest.path)?,
             };
             runtime()?.block_on(crate::commands::plan(&manifest, &client, &options, ui))
         }
         Command::Status => {
             let manifest = crate::manifest::load(&cli.global.manifest)?;
             let client = graph_client(&cli.global, &manifest, ui, 4)?;
-            let state = state_path(&cli.global, &manifest);
+            let state = state_location(&cli.global, &manifest.path)?;
             runtime()?.block_on(crate::commands::status(&manifest, &client, &state, ui))
         }
         Command::Apply(args) => {
@@ -342,9 +390,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
             if let Some(base) = args.retry_base {
                 timing.retry_base = base;
             }
+            let mut state = state_location(&cli.global, &manifest.path)?;
+            if let (crate::state::StateLocation::Shared(shared), Some(lease)) = (&mut state, args.lock_lease)
+            {
+                shared.lease = lease;
+            }
             let options = crate::apply::run::ApplyOptions {
                 plan_file: args.plan_file,
-                state_path: state_path(&cli.global, &manifest),
+                state,
                 codes_dir: codes_dir(&cli.global, &manifest),
                 auto_approve: args.auto_approve,
                 wait_for_codes: args.wait_for_codes,
@@ -371,8 +424,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     })
 }
 
-pub fn state_path(global: &GlobalOptions, manifest: &LoadedManifest) -> PathBuf {
-    global.state.clone().unwrap_or_else(|| manifest.beside(".wamig/state.json"))
+/// The journal named by `--state` / `WAMIG_STATE`, else `.wamig/state.json` beside the manifest
+/// (which need not exist: `wamig state` commands read no manifest).
+pub fn state_location(global: &GlobalOptions, manifest: &Path) -> Result<crate::state::StateLocation, Error> {
+    match &global.state {
+        Some(value) => Ok(crate::state::StateLocation::parse(value.as_os_str())?),
+        None => Ok(crate::state::StateLocation::File(crate::manifest::beside(manifest, ".wamig/state.json"))),
+    }
 }
 
 pub fn codes_dir(global: &GlobalOptions, manifest: &LoadedManifest) -> PathBuf {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::graph::GraphClient;
-use crate::journal::Journal;
 use crate::manifest::LoadedManifest;
 use crate::plan::Plan;
 use crate::ui::{Level, Ui};
@@ -41,7 +40,7 @@ pub struct PlanOptions {
     pub format: PlanFormat,
     pub out: Option<PathBuf>,
     pub detailed_exitcode: bool,
-    pub state_path: PathBuf,
+    pub state: crate::state::StateLocation,
 }
 
 /// `wamig plan`: observe, plan, print, optionally save.
@@ -52,17 +51,18 @@ pub async fn plan(
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
     if let Some(out) = &options.out {
-        let lock = crate::journal::lock::lock_path(&options.state_path);
-        crate::planfile::check_out_path(
-            out,
-            &[
-                ("the manifest", &manifest.path),
-                ("the journal", &options.state_path),
-                ("the journal's lock", &lock),
-            ],
-        )?;
+        // A shared journal is no file a plan could be saved over.
+        let local = match &options.state {
+            crate::state::StateLocation::File(path) => Some((path, crate::journal::lock::lock_path(path))),
+            crate::state::StateLocation::Shared(_) => None,
+        };
+        let mut protected: Vec<(&'static str, &Path)> = vec![("the manifest", &manifest.path)];
+        if let Some((journal, lock)) = &local {
+            protected.extend([("the journal", journal.as_path()), ("the journal's lock", lock.as_path())]);
+        }
+        crate::planfile::check_out_path(out, &protected)?;
     }
-    let journal = Journal::load(&options.state_path)?;
+    let journal = crate::state::load(&options.state).await?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let plan =
         crate::plan::plan(&manifest.desired, &manifest.digest, &snapshot, &journal, jiff::Timestamp::now());
@@ -142,10 +142,10 @@ pub fn schema(check: bool, ui: &Ui) -> Result<ExitStatus, Error> {
 pub async fn status(
     manifest: &LoadedManifest,
     client: &GraphClient,
-    state_path: &Path,
+    state: &crate::state::StateLocation,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
-    let journal = Journal::load(state_path)?;
+    let journal = crate::state::load(state).await?;
     let snapshot = crate::observe::observe(client, &manifest.desired, ui).await?;
     let text =
         crate::status::render(&manifest.desired, &snapshot, &journal, jiff::Timestamp::now(), &ui.styles);

@@ -308,7 +308,7 @@ async fn plan(
         format: PlanFormat::Text,
         out: None,
         detailed_exitcode: true,
-        state_path: state_path.to_owned(),
+        state: state_path.to_owned().into(),
     };
     crate::commands::plan(manifest, client, &options, ui).await
 }
@@ -330,7 +330,7 @@ async fn apply(
     };
     let options = ApplyOptions {
         plan_file: None,
-        state_path: state_path.to_owned(),
+        state: state_path.to_owned().into(),
         codes_dir: codes_dir.to_owned(),
         auto_approve: true,
         wait_for_codes: None,

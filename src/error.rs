@@ -13,6 +13,8 @@ pub enum Error {
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
     Graph(#[from] crate::graph::GraphError),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
@@ -42,6 +44,7 @@ impl ToDiagnostics for Error {
         match self {
             Error::Manifest(error) => error.diagnostics(),
             Error::Journal(error) => error.diagnostics(),
+            Error::State(error) => error.diagnostics(),
             Error::Graph(error) => error.diagnostics(),
             Error::Sandbox(error) => error.diagnostics(),
             Error::PlanFile(error) => error.diagnostics(),

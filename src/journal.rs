@@ -167,6 +167,9 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+    /// A shared journal (`--state s3://...`) could not be read or written; `state` says why.
+    #[error(transparent)]
+    Shared(Box<crate::state::StateError>),
     #[error("{} is not a wamig lock file, and wamig will not overwrite it", path.display())]
     ForeignLock { path: PathBuf },
 }
@@ -202,6 +205,7 @@ fn io_hint(source: &std::io::Error, path: &Path, writing: bool) -> String {
 impl ToDiagnostics for JournalError {
     fn diagnostics(&self) -> Vec<Diagnostic> {
         let hint = match self {
+            JournalError::Shared(error) => return error.diagnostics(),
             JournalError::Read { path, source } => io_hint(source, path, false),
             JournalError::Write { path, source } | JournalError::Lock { path, source } => {
                 io_hint(source, path, true)

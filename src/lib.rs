@@ -30,6 +30,7 @@ pub mod plan;
 pub mod planfile;
 pub mod sandbox;
 pub mod secret;
+pub mod state;
 pub mod status;
 pub mod text;
 pub mod ui;

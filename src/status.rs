@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use crate::journal::{Journal, NumberRecord};
 use crate::manifest::DesiredState;
+use crate::migration::{OwnershipDoubt, Position, Stage};
 use crate::observe::Snapshot;
 use crate::ui::Styles;
 
@@ -59,6 +60,12 @@ pub fn render(
         if !sources.is_empty() {
             let _ = writeln!(out, "  source:   listed by {}", sources.join(", "));
         }
+        if destination.is_some_and(|w| w.is_readable()) {
+            let node = destination.and_then(|w| w.number(digits)).filter(|n| !n.is_migrated_away());
+            let record = journal.get(&e164).filter(|r| r.destination_waba == number.destination_waba);
+            let position = crate::migration::classify(node, record, now);
+            let _ = writeln!(out, "  stage:    {}", stage_line(&position, number.register));
+        }
         match journal.get(&e164) {
             None => {
                 let _ = writeln!(out, "  journal:  nothing done by wamig yet");
@@ -68,6 +75,38 @@ pub fn render(
         out.push('\n');
     }
     out
+}
+
+/// Where the number stands, as the one state machine judges it from the node and the journal.
+fn stage_line(position: &Position, register: bool) -> String {
+    let stage = match &position.stage {
+        Stage::NotStarted => "not started".to_owned(),
+        Stage::Started { code: Some(request), .. } => {
+            format!("migration started, code requested at {}", request.at.strftime(TIME))
+        }
+        Stage::Started { code: None, .. } => "migration started, no code awaited".to_owned(),
+        Stage::Verified { .. } if register => "ownership verified, registration remains".to_owned(),
+        Stage::Verified { .. } => "ownership verified (not to be registered)".to_owned(),
+        Stage::Registered { .. } => "verified and registered".to_owned(),
+    };
+    let mut line = stage;
+    if let Some(step) = position.confirming {
+        line.push_str(&format!("; Graph accepted {step}, its reads do not show it yet"));
+    }
+    match position.doubt {
+        Some(OwnershipDoubt::StartedHereWithoutVerification) => {
+            line.push_str("; the node says VERIFIED, but no code was verified for it")
+        }
+        Some(OwnershipDoubt::MetaAskedForVerification) => {
+            line.push_str("; Meta asked for ownership to be verified again")
+        }
+        None => {}
+    }
+    if !position.in_sync(register) {
+        let steps: Vec<&str> = position.remaining_steps(register).iter().map(|s| s.as_str()).collect();
+        line.push_str(&format!(" (next: {})", steps.join(", ")));
+    }
+    line
 }
 
 /// What the journal remembers of one number: its last step, code requests, attempts, when

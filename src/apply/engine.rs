@@ -102,7 +102,8 @@ impl Default for Timing {
 pub struct Shared<G> {
     pub calls: G,
     pub journal: Mutex<Journal>,
-    pub state_path: PathBuf,
+    /// Where the journal is saved, under its lock (a file, or a shared store).
+    pub state: Arc<crate::state::Held>,
     pub codes_dir: PathBuf,
     pub env: Env,
     pub ui: Ui,
@@ -144,7 +145,7 @@ impl<G> Shared<G> {
         let result = change(entry);
         // A save (with its fsync, under the lock all numbers share) only when something changed.
         if *entry != before {
-            journal.save(&self.state_path)?;
+            self.state.save(&journal)?;
         }
         Ok(result)
     }

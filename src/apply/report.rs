@@ -377,7 +377,7 @@ fn render_templates(phone: &str, templates: &TemplateReport, styles: &Styles) ->
 /// Where each waiting number's code goes, and when a new one may be requested.
 pub fn render_handoff(
     outcomes: &[(String, NumberOutcome)],
-    state_path: &std::path::Path,
+    state: &dyn std::fmt::Display,
     styles: &Styles,
 ) -> String {
     let waiting: Vec<_> = outcomes
@@ -401,7 +401,7 @@ pub fn render_handoff(
             waiting.len(),
             if waiting.len() == 1 { " is" } else { "s are" }
         )),
-        state_path.display()
+        state
     );
     for (phone, requested_at, method, env_var, file) in &waiting {
         let resend_after = **requested_at + crate::journal::CODE_COOLDOWN;
@@ -482,7 +482,7 @@ mod tests {
                 done: vec![Step::RequestCode],
             },
         )];
-        let text = render_handoff(&outcomes, std::path::Path::new(".wamig/state.json"), &Styles::plain());
+        let text = render_handoff(&outcomes, &".wamig/state.json", &Styles::plain());
         insta::assert_snapshot!(text);
     }
 }

@@ -23,16 +23,16 @@ use super::signals::Signals;
 use super::templates;
 use crate::graph::GraphClient;
 use crate::journal::Journal;
-use crate::journal::lock::JournalLock;
 use crate::manifest::{LoadedManifest, PhoneNumber};
 use crate::observe::Snapshot;
 use crate::plan::Plan;
+use crate::state::Held;
 use crate::ui::{Level, Ui};
 use crate::{Error, ExitStatus};
 
 pub struct ApplyOptions {
     pub plan_file: Option<PathBuf>,
-    pub state_path: PathBuf,
+    pub state: crate::state::StateLocation,
     pub codes_dir: PathBuf,
     pub auto_approve: bool,
     pub wait_for_codes: Option<Duration>,
@@ -51,8 +51,8 @@ pub async fn run(
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
     prepare::check_targets(&manifest.desired, &options.targets, &manifest.path)?;
-    let lock = lock(&options, ui)?;
-    let journal = Journal::load(&options.state_path)?;
+    let lock = lock(&options, ui).await?;
+    let journal = lock.load()?;
     let (snapshot, plan) = observe_and_plan(manifest, &client, &journal, &options, ui).await?;
     show_plan(&plan, ui);
 
@@ -73,7 +73,7 @@ pub async fn run(
         return Ok(status);
     }
 
-    let mut shared = shared(client, journal, snapshot, &prepared, &options, ui);
+    let mut shared = shared(client, journal, &lock, snapshot, &prepared, &options, ui);
     let templates = add_templates(&mut shared, &template_work, &mut signals).await;
     let shared = Arc::new(shared);
     let Execution { outcomes, fatal } = if prepared.work.is_empty() || shared.cancel.is_cancelled() {
@@ -81,7 +81,7 @@ pub async fn run(
     } else {
         execute::execute(shared.clone(), &prepared, &options, signals).await
     };
-    drop(lock);
+    lock.release();
     finish(&shared, &prepared, outcomes, &templates, fatal, &options, ui)
 }
 
@@ -135,13 +135,10 @@ async fn add_templates(
     result.outcomes
 }
 
-fn lock(options: &ApplyOptions, ui: &Ui) -> Result<JournalLock, Error> {
-    let lock = JournalLock::acquire(&options.state_path, "wamig apply")?;
-    if let Some(previous) = &lock.taken_over_from {
-        ui.warn(
-            "lock_taken_over",
-            &format!("took over the journal lock left by {previous}, which is no longer running"),
-        );
+async fn lock(options: &ApplyOptions, ui: &Ui) -> Result<Arc<Held>, Error> {
+    let lock = crate::state::lock(&options.state, "wamig apply", ui).await?;
+    if let Some(message) = lock.taken_over() {
+        ui.warn("lock_taken_over", &message);
     }
     Ok(lock)
 }
@@ -219,6 +216,7 @@ async fn confirm(
 fn shared(
     client: GraphClient,
     journal: Journal,
+    lock: &Arc<Held>,
     snapshot: Snapshot,
     prepared: &Prepared,
     options: &ApplyOptions,
@@ -236,7 +234,7 @@ fn shared(
     Shared {
         calls: client,
         journal: std::sync::Mutex::new(journal),
-        state_path: options.state_path.clone(),
+        state: lock.clone(),
         codes_dir: options.codes_dir.clone(),
         env: options.env.clone(),
         ui: ui.clone(),
@@ -280,7 +278,7 @@ fn finish(
 ) -> Result<ExitStatus, Error> {
     ui.out(&report::render_summary(&outcomes, &prepared.blocked, &ui.styles));
     ui.out(&report::render_templates_outcomes(templates, &ui.styles));
-    ui.out(&report::render_handoff(&outcomes, &options.state_path, &ui.styles));
+    ui.out(&report::render_handoff(&outcomes, &options.state, &ui.styles));
     summary_event(
         ui,
         &outcomes,

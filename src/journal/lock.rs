@@ -157,7 +157,7 @@ fn process_exists(pid: u32) -> bool {
     }
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

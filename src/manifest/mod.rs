@@ -116,10 +116,15 @@ impl LoadedManifest {
 
     /// A path beside the manifest (`.wamig/state.json`), shown without a leading `./`.
     pub fn beside(&self, relative: &str) -> PathBuf {
-        match self.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.join(relative),
-            _ => PathBuf::from(relative),
-        }
+        beside(&self.path, relative)
+    }
+}
+
+/// `relative` in the directory of the manifest `path`.
+pub fn beside(path: &Path, relative: &str) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join(relative),
+        _ => PathBuf::from(relative),
     }
 }
 

@@ -237,6 +237,25 @@ impl GraphError {
     }
 
     /// The token can read the object but may not change it.
+    /// A read asking for a field the app may not read (`refused_fields` of a token): Graph
+    /// refuses the whole read with 200 or 10, without saying which field.
+    pub fn field_refused(code: i64) -> Self {
+        if code == 10 {
+            Self::new(403, 10, OAUTH, "(#10) Application does not have permission for this action")
+        } else {
+            Self::new(403, 200, OAUTH, "(#200) The app does not have permission for this action")
+        }
+    }
+
+    /// A refusal injected by `faults.refuse`.
+    pub fn injected_refusal(refusal: &crate::sandbox::faults::Refusal) -> Self {
+        let message =
+            refusal.message.clone().unwrap_or_else(|| format!("(#{}) The request was refused", refusal.code));
+        let mut error = Self::new(refusal.status, refusal.code, OAUTH, message);
+        error.subcode = refusal.subcode;
+        error
+    }
+
     pub fn cannot_manage(object: &str) -> Self {
         Self::new(403, 200, OAUTH, "(#200) Permissions error").user(
             "Permission Denied",

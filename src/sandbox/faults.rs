@@ -19,6 +19,57 @@ pub enum DropPhase {
     AfterWrite,
 }
 
+/// A write a refusal can be injected into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOperation {
+    /// `POST /{waba}/phone_numbers`.
+    InitiateMigration,
+    RequestCode,
+    VerifyCode,
+    Register,
+}
+
+/// A definite refusal Graph answers a write with, without acting on it (e.g. 200000 "Cannot add
+/// phone number to WhatsApp Business Account" on the migration POST).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    pub operation: WriteOperation,
+    pub code: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subcode: Option<i64>,
+    /// HTTP status, a 4xx: a 5xx leaves the outcome open, which `error_rate` injects.
+    #[serde(default = "default_refusal_status")]
+    pub status: u16,
+    /// Default: `(#code) The request was refused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How many more writes it refuses; absent: every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+}
+
+fn default_refusal_status() -> u16 {
+    400
+}
+
+impl Refusal {
+    /// What is wrong with it, if anything.
+    pub fn problem(&self) -> Option<String> {
+        if !(400..=499).contains(&self.status) {
+            return Some(format!(
+                "status {} is not a refusal (4xx); transient 5xx answers come from error_rate",
+                self.status
+            ));
+        }
+        if self.times == Some(0) {
+            return Some("times must be at least 1 (leave it out to refuse every time)".to_owned());
+        }
+        None
+    }
+}
+
 /// Faults applied to Graph requests (never to `/_sandbox/` admin calls).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Faults {
@@ -35,6 +86,8 @@ pub struct Faults {
     pub throttle_burst: u32,
     pub seed: u64,
     pub drop_phase: DropPhase,
+    /// Writes answered with a definite refusal, without acting; counted down by `times`.
+    pub refuse: Vec<Refusal>,
 }
 
 impl Default for Faults {
@@ -47,6 +100,7 @@ impl Default for Faults {
             throttle_burst: 0,
             seed: 1,
             drop_phase: DropPhase::Random,
+            refuse: Vec::new(),
         }
     }
 }
@@ -66,6 +120,8 @@ pub struct FaultsPatch {
     pub throttle_burst: Option<u32>,
     pub seed: Option<u64>,
     pub drop_phase: Option<DropPhase>,
+    /// Replaces the list of injected refusals (`[]` removes them all).
+    pub refuse: Option<Vec<Refusal>>,
 }
 
 impl FaultsPatch {
@@ -98,6 +154,12 @@ impl FaultsPatch {
         }
         if let Some(phase) = self.drop_phase {
             faults.drop_phase = phase;
+        }
+        if let Some(refuse) = &self.refuse {
+            if let Some((i, problem)) = refuse.iter().enumerate().find_map(|(i, r)| Some((i, r.problem()?))) {
+                return Err(format!("refuse[{i}]: {problem}"));
+            }
+            faults.refuse = refuse.clone();
         }
         Ok(faults)
     }
@@ -170,6 +232,21 @@ impl FaultEngine {
         self.faults.answer_delay
     }
 
+    /// The refusal injected into this write, if any, counting it down (an exhausted one is
+    /// dropped).
+    pub fn refusal(&mut self, operation: WriteOperation) -> Option<Refusal> {
+        let at = self.faults.refuse.iter().position(|r| r.operation == operation)?;
+        let refusal = self.faults.refuse[at].clone();
+        match &mut self.faults.refuse[at].times {
+            Some(1) => {
+                self.faults.refuse.remove(at);
+            }
+            Some(left) => *left -= 1,
+            None => {}
+        }
+        Some(refusal)
+    }
+
     /// Draws the fate of one request. Throttle bursts come first (they are explicit), then
     /// 5xx answers, then drops; a dropped write picks its phase when the setting is `Random`.
     pub fn decide(&mut self, is_write: bool) -> Decision {
@@ -236,6 +313,35 @@ mod tests {
         });
         assert_eq!(engine.decide(false), Decision::Drop(DropPhase::BeforeWrite));
         assert_eq!(engine.decide(true), Decision::Drop(DropPhase::AfterWrite));
+    }
+
+    #[test]
+    fn refusals_count_down_and_answer_only_their_operation() {
+        let once = Refusal {
+            operation: WriteOperation::InitiateMigration,
+            code: 200_000,
+            subcode: None,
+            status: 400,
+            message: None,
+            times: Some(2),
+        };
+        let always = Refusal { operation: WriteOperation::Register, times: None, ..once.clone() };
+        let mut engine = FaultEngine::new(Faults { refuse: vec![once, always], ..Faults::default() });
+        assert!(engine.refusal(WriteOperation::RequestCode).is_none());
+        assert_eq!(engine.refusal(WriteOperation::InitiateMigration).unwrap().times, Some(2));
+        assert_eq!(engine.faults().refuse[0].times, Some(1), "what is left shows");
+        assert!(engine.refusal(WriteOperation::InitiateMigration).is_some());
+        assert!(engine.refusal(WriteOperation::InitiateMigration).is_none());
+        for _ in 0..3 {
+            assert!(engine.refusal(WriteOperation::Register).is_some());
+        }
+        let bad: FaultsPatch =
+            serde_json::from_str(r#"{"refuse": [{"operation": "register", "code": 1, "status": 503}]}"#)
+                .unwrap();
+        assert!(bad.apply(Faults::default()).unwrap_err().contains("refuse[0]: status 503"));
+        let unknown =
+            serde_json::from_str::<FaultsPatch>(r#"{"refuse": [{"operation": "deregister", "code": 1}]}"#);
+        assert!(unknown.is_err());
     }
 
     #[test]

@@ -21,15 +21,15 @@ use crate::diag::{Diagnostic, SourceLocation, ToDiagnostics};
 use crate::ui::Ui;
 
 pub use envelope::{ErrorBody, GraphError};
-pub use faults::{DropPhase, Faults, FaultsPatch};
+pub use faults::{DropPhase, Faults, FaultsPatch, Refusal, WriteOperation};
 pub use server::{Hold, LoggedRequest};
 pub use state::{
-    NumberPatch, NumberSnapshot, SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot, Usage,
-    WabaPatch,
+    Behaviour, NumberPatch, NumberSnapshot, OptionsPatch, SkippedTemplate, TemplateKey, TemplateReport,
+    TemplateSnapshot, TokenBehaviour, TokenPatch, Usage, WabaPatch,
 };
 pub use world::{
-    AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, PlatformType,
-    QualityRating, TemplateCategory, TemplateQuality, TemplateStatus, World,
+    AccountMode, CodeVerificationStatus, MigratedSource, NameStatus, NumberStatus, OwnershipType,
+    PlatformType, QualityRating, TemplateCategory, TemplateQuality, TemplateStatus, World,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +143,7 @@ impl Faults {
             throttle_burst: f.throttle_burst,
             seed: f.seed,
             drop_phase: DropPhase::Random,
+            refuse: f.refuse.clone(),
         }
     }
 }
@@ -288,6 +289,16 @@ impl SandboxHandle {
         self.shared.lock().state.patch_waba(id, patch)
     }
 
+    /// Switches Graph behaviours (read lag, ...) as the world's `options:` would.
+    pub fn patch_options(&self, patch: &OptionsPatch) -> Result<Behaviour, String> {
+        self.shared.lock().state.patch_options(patch)
+    }
+
+    /// Changes which WABA fields the token named `who` (its `name` or `user_id`) is refused.
+    pub fn patch_token(&self, who: &str, patch: &TokenPatch) -> Result<TokenBehaviour, String> {
+        self.shared.lock().state.patch_token(who, patch)
+    }
+
     /// Holds the next Graph request with this method and path (without the version, e.g.
     /// `/104996122399160/phone_numbers`) once it has arrived, before it is handled, until
     /// [`release`](Self::release). Tests use it to change the world between a client's read
@@ -420,7 +431,7 @@ pub fn run(options: RunOptions, ui: &Ui) -> Result<(), SandboxError> {
         ui.info(
             "sandbox.admin",
             &format!(
-                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, numbers, wabas, holds); Ctrl-C stops",
+                "admin endpoints under {}/_sandbox/ (requests, state, clock, faults, options, tokens, numbers, wabas, holds); Ctrl-C stops",
                 handle.base_url()
             ),
         );

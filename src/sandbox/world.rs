@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::SandboxError;
+use super::faults::Refusal;
 use crate::secret::Secret;
 
 /// Declares a closed set of Graph string values; unknown values in the world file are errors that
@@ -83,6 +84,7 @@ pub use crate::vocabulary::KnownBusinessVerificationStatus as VerificationStatus
 pub use crate::vocabulary::KnownCodeVerificationStatus as CodeVerificationStatus;
 pub use crate::vocabulary::KnownMessagingLimitTier as MessagingLimitTier;
 pub use crate::vocabulary::KnownNameStatus as NameStatus;
+pub use crate::vocabulary::KnownOwnershipType as OwnershipType;
 pub use crate::vocabulary::KnownPhoneNumberStatus as NumberStatus;
 pub use crate::vocabulary::KnownPlatformType as PlatformType;
 pub use crate::vocabulary::KnownQualityRating as QualityRating;
@@ -127,6 +129,17 @@ pub struct Options {
     pub register_window: Duration,
     /// Faults active from start-up; `wamig sandbox` flags and the admin API override them.
     pub faults: FaultOptions,
+    /// For this long after a write that changes a phone-number node, reads show the node as it
+    /// was before the write (Graph is eventually consistent). Zero: reads show writes at once.
+    #[serde(deserialize_with = "duration_text")]
+    pub read_lag: Duration,
+    /// A node created by the migration POST reads `code_verification_status: VERIFIED` at once
+    /// (carried over from the source), although ownership is not proven: register still needs
+    /// a successful verify_code.
+    pub verified_on_migration: bool,
+    /// After verify_code the source keeps listing the number (CONNECTED) until the destination
+    /// registers it; only then does `migrated_source` apply.
+    pub source_keeps_until_registered: bool,
 }
 
 impl Default for Options {
@@ -141,6 +154,9 @@ impl Default for Options {
             register_limit: 10,
             register_window: Duration::from_secs(72 * 60 * 60),
             faults: FaultOptions::default(),
+            read_lag: Duration::ZERO,
+            verified_on_migration: false,
+            source_keeps_until_registered: false,
         }
     }
 }
@@ -169,11 +185,20 @@ pub struct FaultOptions {
     pub drop_rate: f64,
     pub throttle_burst: u32,
     pub seed: u64,
+    /// Writes answered with a definite refusal, without acting.
+    pub refuse: Vec<Refusal>,
 }
 
 impl Default for FaultOptions {
     fn default() -> Self {
-        Self { latency: Duration::ZERO, error_rate: 0.0, drop_rate: 0.0, throttle_burst: 0, seed: 1 }
+        Self {
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            drop_rate: 0.0,
+            throttle_burst: 0,
+            seed: 1,
+            refuse: Vec::new(),
+        }
     }
 }
 
@@ -207,6 +232,14 @@ pub struct Waba {
     pub name: String,
     /// Id of the owning business.
     pub business: String,
+    /// How the WABA is owned; `ON_BEHALF_OF` when `on_behalf_of_business` is set, else
+    /// `CLIENT_OWNED`.
+    #[serde(default)]
+    pub ownership_type: Option<OwnershipType>,
+    /// The client business a partner runs this WABA for (`on_behalf_of_business_info`): the
+    /// business the WABA represents.
+    #[serde(default)]
+    pub on_behalf_of_business: Option<String>,
     #[serde(default = "default_review")]
     pub account_review_status: ReviewStatus,
     #[serde(default = "default_verification")]
@@ -360,6 +393,13 @@ pub struct TokenDef {
     /// An expired token: every call fails with 190 / subcode 463.
     #[serde(default)]
     pub expired: bool,
+    /// WABA fields this kind of token is refused (an app without a Solution Partner's access,
+    /// say): a WABA read asking for any of them fails as a whole.
+    #[serde(default)]
+    pub refused_fields: Vec<String>,
+    /// The code of that refusal: 200 or 10.
+    #[serde(default = "default_refused_field_code")]
+    pub refused_field_code: i64,
 }
 
 fn default_review() -> ReviewStatus {
@@ -409,6 +449,9 @@ fn default_tier() -> MessagingLimitTier {
 }
 fn default_token_type() -> TokenType {
     TokenType::SystemUser
+}
+fn default_refused_field_code() -> i64 {
+    200
 }
 fn default_scopes() -> Vec<String> {
     vec!["whatsapp_business_management".to_owned(), "whatsapp_business_messaging".to_owned()]
@@ -508,6 +551,11 @@ impl World {
                     .push(format!("options.faults.{name}: must be between 0 and 1 (a share of requests)"));
             }
         }
+        for (i, refusal) in o.faults.refuse.iter().enumerate() {
+            if let Some(problem) = refusal.problem() {
+                problems.push(format!("options.faults.refuse[{i}]: {problem}"));
+            }
+        }
         claim(&self.app.id, "app.id".to_owned(), &mut problems);
 
         let mut businesses = BTreeSet::new();
@@ -527,6 +575,18 @@ impl World {
                     "{at}.business: no business with id \"{}\" under `businesses`",
                     waba.business
                 ));
+            }
+            if let Some(client) = &waba.on_behalf_of_business {
+                if !businesses.contains(client.as_str()) {
+                    problems.push(format!(
+                        "{at}.on_behalf_of_business: no business with id \"{client}\" under `businesses`"
+                    ));
+                }
+                if waba.ownership_type.is_some_and(|t| t != OwnershipType::OnBehalfOf) {
+                    problems.push(format!(
+                        "{at}.ownership_type: a WABA run on behalf of a business is ON_BEHALF_OF (or leave the key out)"
+                    ));
+                }
             }
             if waba.template_limit == 0 {
                 problems.push(format!("{at}.template_limit: must be at least 1"));
@@ -610,6 +670,7 @@ impl World {
             {
                 problems.push(format!("{at}.user_id: \"{user}\" must be digits"));
             }
+            problems.extend(refused_field_problems(&at, &token.refused_fields, token.refused_field_code));
             for (key, list) in [("read", &token.read), ("manage", &token.manage)] {
                 for id in list {
                     if !wabas.contains(id.as_str()) {
@@ -620,6 +681,25 @@ impl World {
         }
         problems
     }
+}
+
+/// What is wrong with a token's `refused_fields` and `refused_field_code` (`at` names the token).
+pub(crate) fn refused_field_problems(at: &str, fields: &[String], code: i64) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !matches!(code, 10 | 200) {
+        problems.push(format!(
+            "{at}.refused_field_code: {code} is not a code Graph refuses fields with; use 200 or 10"
+        ));
+    }
+    for field in fields {
+        if !super::state::WABA_FIELDS.contains(&field.as_str()) {
+            problems.push(format!(
+                "{at}.refused_fields: \"{field}\" is not a WABA field; the sandbox knows {}",
+                super::state::WABA_FIELDS.join(", ")
+            ));
+        }
+    }
+    problems
 }
 
 fn label(name: Option<&str>) -> String {
@@ -716,6 +796,54 @@ options: { page_size: 0, faults: { error_rate: 2 } }
         assert!(all.contains("same token is defined twice"), "{all}");
         assert!(all.contains("options.page_size"), "{all}");
         assert!(all.contains("options.faults.error_rate"), "{all}");
+    }
+
+    #[test]
+    fn refused_fields_must_be_waba_fields_refused_with_200_or_10() {
+        let text = MINIMAL.replace(
+            "read: [\"10\"] }",
+            "read: [\"10\"], refused_fields: [primary_funding_id, colour], refused_field_code: 190 }",
+        );
+        let SandboxError::WorldInvalid { problems, .. } = World::from_yaml_str(&text).unwrap_err() else {
+            panic!("expected semantic problems")
+        };
+        let all = problems.join("\n");
+        assert!(all.contains("tokens[0].refused_fields: \"colour\" is not a WABA field"), "{all}");
+        assert!(all.contains("tokens[0].refused_field_code: 190"), "{all}");
+        assert!(!all.contains("\"primary_funding_id\""), "{all}");
+        let fine =
+            MINIMAL.replace("read: [\"10\"] }", "read: [\"10\"], refused_fields: [owner_business_info] }");
+        assert_eq!(World::from_yaml_str(&fine).unwrap().tokens[0].refused_field_code, 200);
+    }
+
+    #[test]
+    fn on_behalf_of_business_must_exist_and_agree_with_the_ownership_type() {
+        let text = MINIMAL.replace(
+            "business: \"1\"\n",
+            "business: \"1\"\n    on_behalf_of_business: \"7\"\n    ownership_type: SELF\n",
+        );
+        let SandboxError::WorldInvalid { problems, .. } = World::from_yaml_str(&text).unwrap_err() else {
+            panic!("expected semantic problems")
+        };
+        let all = problems.join("\n");
+        assert!(all.contains("wabas[0] (src).on_behalf_of_business: no business with id \"7\""), "{all}");
+        assert!(all.contains("wabas[0] (src).ownership_type"), "{all}");
+    }
+
+    #[test]
+    fn refusals_are_definite_4xx_answers() {
+        let text = format!(
+            "{MINIMAL}options:\n  faults:\n    refuse:\n      - {{ operation: register, code: 200000 }}\n      - {{ operation: verify_code, code: 1, status: 503, times: 0 }}\n"
+        );
+        let SandboxError::WorldInvalid { problems, .. } = World::from_yaml_str(&text).unwrap_err() else {
+            panic!("expected semantic problems")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("options.faults.refuse[1]: status 503"), "{problems:?}");
+        let fine = text.replace(", status: 503, times: 0", ", times: 2");
+        let world = World::from_yaml_str(&fine).unwrap();
+        assert_eq!(world.options.faults.refuse[0].status, 400);
+        assert_eq!(world.options.faults.refuse[1].times, Some(2));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The CI recipes under examples/ci/ are valid YAML and keep the properties their README
 //! promises: plan comments from `--format markdown` updated in place, applies that never
 //! overlap and use `--auto-approve`, exit 3 treated as a pause, codes passed as
-//! `WAMIG_CODE_<digits>`, the journal kept between runs, and a nightly watch that opens, updates
+//! `WAMIG_CODE_<digits>`, the journal kept between runs (in a bucket reached with OIDC credentials
+//! when `WAMIG_STATE` names one, else in the CI cache), and a nightly watch that opens, updates
 //! and closes one issue (GitHub) or fails (GitLab) — the latter run for real against the sandbox.
 
 use serde_yaml::Value;
@@ -66,10 +67,27 @@ fn github_actions_recipe() {
     let uses = |prefix: &'static str| -> Vec<&Value> {
         steps.iter().filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix))).collect()
     };
-    assert_eq!(uses("actions/cache/restore").len(), 1, "the journal is restored");
+    let restore = *uses("actions/cache/restore").first().expect("the journal is restored");
+    assert_eq!(restore["if"], "vars.WAMIG_STATE == ''", "from the cache without a shared journal");
     let save = *uses("actions/cache/save").first().expect("the journal is saved");
-    assert_eq!(save["if"], "always()", "even after a failure or exit 3");
+    assert_eq!(save["if"], "always() && vars.WAMIG_STATE == ''", "even after a failure or exit 3");
     assert_eq!(get(save, &["with", "path"]), ".wamig/state.json");
+
+    // The shared journal: named by a variable, reached with OIDC credentials, no stored key.
+    assert_eq!(get(&workflow, &["env", "WAMIG_STATE"]), "${{ vars.WAMIG_STATE || '.wamig/state.json' }}");
+    for job in [plan, apply] {
+        assert_eq!(get(job, &["permissions", "id-token"]), "write");
+        let steps = job["steps"].as_sequence().unwrap();
+        let credentials = steps
+            .iter()
+            .find(|s| {
+                s["uses"].as_str().is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials"))
+            })
+            .expect("OIDC credentials for the shared journal");
+        assert_eq!(credentials["if"], "startsWith(vars.WAMIG_STATE, 's3://')");
+        assert!(credentials["with"]["role-to-assume"].as_str().unwrap().contains("vars.WAMIG_AWS"));
+    }
+    assert!(!text.contains("AWS_SECRET_ACCESS_KEY"), "no long-lived AWS key");
 
     for secret in ["secrets.WAMIG_ACCESS_TOKEN", "secrets.WAMIG_APP_SECRET", "secrets.WAMIG_PIN"] {
         assert!(text.contains(secret), "{secret}");
@@ -94,6 +112,13 @@ fn gitlab_ci_recipe() {
     assert_eq!(get(apply, &["allow_failure", "exit_codes"])[0], 3, "exit 3 is a pause");
     assert_eq!(get(apply, &["cache", "when"]), "always");
     assert_eq!(get(apply, &["cache", "paths"])[0], ".wamig/state.json");
+    // The shared journal: GitLab's OIDC token, handed to wamig as a web identity token file.
+    let wamig = &pipeline[".wamig"];
+    assert_eq!(get(wamig, &["id_tokens", "WAMIG_AWS_ID_TOKEN", "aud"]), "sts.amazonaws.com");
+    let before: String =
+        wamig["before_script"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(before.contains("export AWS_WEB_IDENTITY_TOKEN_FILE="));
+    assert!(!text.contains("AWS_SECRET_ACCESS_KEY"), "no long-lived AWS key");
     assert_eq!(get(apply, &["artifacts", "when"]), "always");
     assert_eq!(pipeline["apply"]["extends"], ".apply");
     let manual = &pipeline["apply:code"];

@@ -10,6 +10,7 @@
 
 mod apply_support;
 mod plan_support;
+mod shared_support;
 mod support;
 
 mod apply_budget;
@@ -17,6 +18,7 @@ mod apply_codes;
 mod apply_crash;
 mod apply_errors;
 mod apply_faults;
+mod apply_graph_behaviour;
 mod apply_options;
 mod apply_races;
 mod apply_secrets;
@@ -42,4 +44,6 @@ mod sandbox_api;
 mod sandbox_shapes;
 mod sandbox_templates;
 mod schema;
+mod shared_state;
+mod state_cli;
 mod validate;

@@ -1221,3 +1221,6 @@ async fn a_hold_keeps_one_request_until_released_while_others_pass() {
     let again = env.client.post(admin(&format!("holds/{id}/release"))).send().await.unwrap();
     assert_eq!(again.status(), 404);
 }
+
+/// Graph behaviours beyond the documentation, switched on over HTTP.
+mod behaviour;

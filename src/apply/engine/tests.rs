@@ -173,7 +173,7 @@ impl Bench {
         let shared = Shared {
             calls: fake.clone(),
             journal: Mutex::new(Journal::new()),
-            state_path: dir.path().join("state.json"),
+            state: crate::state::lock_file(&dir.path().join("state.json"), "wamig apply").unwrap(),
             codes_dir: dir.path().join("codes"),
             env,
             ui: Ui::capture(crate::ui::Level::Debug, LogFormat::Text),

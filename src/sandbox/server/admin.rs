@@ -32,13 +32,13 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/_sandbox/holds/{id}/release", post(admin_release_hold))
 }
 
-fn admin_json(status: StatusCode, value: Value) -> Response {
+pub(super) fn admin_json(status: StatusCode, value: Value) -> Response {
     let mut response = (status, value.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-fn admin_error(message: String) -> Response {
+pub(super) fn admin_error(message: String) -> Response {
     admin_json(StatusCode::BAD_REQUEST, json!({ "error": message }))
 }
 
@@ -93,6 +93,7 @@ fn faults_json(faults: &Faults) -> Value {
         "throttle_burst": faults.throttle_burst,
         "seed": faults.seed,
         "drop_phase": faults.drop_phase,
+        "refuse": faults.refuse,
     })
 }
 

@@ -108,7 +108,11 @@ pub(super) fn batch(shared: &Shared, inner: &mut Inner, request: &Request<'_>, t
                     segments,
                     params: &item.params,
                     token: Some(sub_token),
-                    ctx: PageCtx { base_url: request.ctx.base_url.clone(), version: version.clone() },
+                    ctx: PageCtx {
+                        base_url: request.ctx.base_url.clone(),
+                        version: version.clone(),
+                        now: request.ctx.now,
+                    },
                     in_batch: true,
                 };
                 (dispatch(shared, inner, &sub), version)

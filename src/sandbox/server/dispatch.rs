@@ -13,6 +13,7 @@ use super::batch::batch;
 use super::request::{Outcome, Request, split_version};
 use super::{Inner, Shared};
 use crate::sandbox::envelope::GraphError;
+use crate::sandbox::faults::WriteOperation;
 use crate::sandbox::fields;
 use crate::sandbox::state::{Caller, EdgeQuery, IssuedCode, State, Usage};
 use crate::secret::Secret;
@@ -130,6 +131,15 @@ pub(super) fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>
         }
         [id, edge] => {
             let wabas = readable_wabas(&inner.state, &caller, id);
+            // An injected refusal answers without acting (`faults.refuse`).
+            if let Some(refusal) =
+                write_operation(request.method, edge).and_then(|operation| inner.faults.refusal(operation))
+            {
+                let mut outcome =
+                    charged(inner, &wabas, now, |_| Err(GraphError::injected_refusal(&refusal)));
+                outcome.fault = Some("refuse");
+                return outcome;
+            }
             match (request.method.clone(), *edge) {
                 (Method::GET, _) => {
                     let query = match edge_query(params, fields, edge) {
@@ -148,6 +158,7 @@ pub(super) fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>
                             param("cc"),
                             param("phone_number"),
                             param("migrate_phone_number"),
+                            now,
                         )
                         .map(|id| json!({ "id": id }))
                 }),
@@ -159,6 +170,7 @@ pub(super) fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>
                         result: result.and_then(|issued| deliver_code(shared, &issued)),
                         usage,
                         app_usage: false,
+                        fault: None,
                     }
                 }
                 (Method::POST, "verify_code") => charged(inner, &wabas, now, |state| {
@@ -191,6 +203,20 @@ pub(super) fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>
     }
 }
 
+/// The migration write a method and edge make, for injected refusals.
+fn write_operation(method: &Method, edge: &str) -> Option<WriteOperation> {
+    if *method != Method::POST {
+        return None;
+    }
+    match edge {
+        "phone_numbers" => Some(WriteOperation::InitiateMigration),
+        "request_code" => Some(WriteOperation::RequestCode),
+        "verify_code" => Some(WriteOperation::VerifyCode),
+        "register" => Some(WriteOperation::Register),
+        _ => None,
+    }
+}
+
 pub(super) fn success() -> Value {
     json!({ "success": true })
 }
@@ -219,7 +245,7 @@ fn charged(
     run: impl FnOnce(&mut State) -> Result<Value, GraphError>,
 ) -> Outcome {
     let (result, usage) = charged_raw(inner, wabas, now, run);
-    Outcome { result, usage, app_usage: false }
+    Outcome { result, usage, app_usage: false, fault: None }
 }
 
 fn charged_raw<T>(

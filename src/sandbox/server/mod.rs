@@ -1,12 +1,14 @@
 //! Owns the HTTP side of the sandbox, one room per job: `transport` (connections a handler can
 //! drop), `request` (one Graph request on the wire: parameters, token, versions, faults,
 //! headers, the request log), `dispatch` (which state operation a path runs), `batch` (Graph
-//! batch requests), `params` (query and body decoding) and `admin` (routes under `/_sandbox/`).
+//! batch requests), `params` (query and body decoding), `admin` (routes under `/_sandbox/`) and
+//! `behaviour` (admin routes that switch Graph behaviours).
 //! This file holds the shared server state and `start`. Migration rules live in `state/`; the
 //! server must not decide them.
 
 mod admin;
 mod batch;
+mod behaviour;
 mod dispatch;
 mod params;
 mod request;
@@ -47,7 +49,7 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     pub error_code: Option<i64>,
     pub error_subcode: Option<i64>,
-    /// `throttle`, `server_error`, `drop_before_write`, `drop_after_write`.
+    /// `throttle`, `server_error`, `drop_before_write`, `drop_after_write`, `refuse`.
     pub fault: Option<String>,
     pub fbtrace_id: Option<String>,
 }
@@ -193,6 +195,7 @@ pub(crate) async fn start(
     });
 
     let router = admin::routes()
+        .merge(behaviour::routes())
         .route("/", any(graph))
         .route("/{version}", any(graph))
         .route("/{version}/", any(graph))

@@ -39,15 +39,17 @@ pub(super) struct Outcome {
     pub(super) usage: Vec<Usage>,
     /// `X-App-Usage` instead of the BUC header (app-level throttling).
     pub(super) app_usage: bool,
+    /// A fault the dispatcher injected (`refuse`), for the request log.
+    pub(super) fault: Option<&'static str>,
 }
 
 impl Outcome {
     pub(super) fn ok(value: Value, usage: Vec<Usage>) -> Self {
-        Self { result: Ok(value), usage, app_usage: false }
+        Self { result: Ok(value), usage, app_usage: false, fault: None }
     }
 
     pub(super) fn err(error: GraphError) -> Self {
-        Self { result: Err(error), usage: Vec::new(), app_usage: false }
+        Self { result: Err(error), usage: Vec::new(), app_usage: false, fault: None }
     }
 }
 
@@ -117,6 +119,7 @@ pub(super) async fn graph(
                         result: Err(GraphError::app_rate_limited()),
                         usage: Vec::new(),
                         app_usage: true,
+                        fault: None,
                     }
                 } else {
                     let usage = wabas
@@ -129,7 +132,12 @@ pub(super) async fn graph(
                             minutes_to_regain: 0,
                         })
                         .collect();
-                    Outcome { result: Err(GraphError::buc_rate_limited()), usage, app_usage: false }
+                    Outcome {
+                        result: Err(GraphError::buc_rate_limited()),
+                        usage,
+                        app_usage: false,
+                        fault: None,
+                    }
                 }
             }
             Decision::ServerError { code } => {
@@ -154,7 +162,11 @@ pub(super) async fn graph(
                                 segments,
                                 params: &params,
                                 token,
-                                ctx: PageCtx { base_url: format!("http://{host}"), version: v },
+                                ctx: PageCtx {
+                                    base_url: format!("http://{host}"),
+                                    version: v,
+                                    now: inner.now(),
+                                },
                                 in_batch: false,
                             };
                             dispatch(&shared, &mut inner, &request)
@@ -181,7 +193,11 @@ pub(super) async fn graph(
         );
         entry.error_code = code;
         entry.error_subcode = subcode;
-        entry.fault = if dropped_after { Some("drop_after_write".into()) } else { fault.map(str::to_owned) };
+        entry.fault = if dropped_after {
+            Some("drop_after_write".into())
+        } else {
+            fault.or(outcome.fault).map(str::to_owned)
+        };
         record(&shared, &mut inner, entry);
         (outcome, status, body, version, trace, dropped_after, inner.faults.answer_delay())
     };

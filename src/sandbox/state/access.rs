@@ -18,6 +18,9 @@ pub struct Caller {
     /// Readable WABAs (includes the managed ones).
     pub read: BTreeSet<String>,
     pub manage: BTreeSet<String>,
+    /// WABA fields refused to this token, and the code of the refusal.
+    pub refused_fields: Vec<String>,
+    pub refused_field_code: i64,
 }
 
 impl Caller {
@@ -54,6 +57,8 @@ impl State {
             scopes: found.scopes.clone(),
             read: found.read.clone(),
             manage: found.manage.clone(),
+            refused_fields: found.refused_fields.clone(),
+            refused_field_code: found.refused_field_code,
         })
     }
 

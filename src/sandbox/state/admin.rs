@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::templates::{TemplateReport, TemplateSnapshot};
-use super::{NumberState, State, since};
+use super::{NumberState, State, WabaState, since};
 use crate::sandbox::world::{
     AccountMode, CanSendMessage, CodeVerificationStatus, HealthDef, MessagingLimitTier, MigratedSource,
-    NameStatus, NumberStatus, PlatformType, QualityRating, ReviewStatus, SubscribedApp, VerificationStatus,
-    digits_of, is_id,
+    NameStatus, NumberStatus, OwnershipType, PlatformType, QualityRating, ReviewStatus, SubscribedApp,
+    VerificationStatus, digits_of, is_id,
 };
 
 /// A phone-number node as tests see it.
@@ -77,6 +77,35 @@ pub struct WabaPatch {
     pub template_limit: Option<u32>,
     /// The apps subscribed to its webhooks, replacing the list; `[]` unsubscribes every app.
     pub subscribed_apps: Option<Vec<SubscribedApp>>,
+    pub ownership_type: Option<OwnershipType>,
+    /// The client business the WABA is run for; an empty string removes it.
+    pub on_behalf_of_business: Option<String>,
+}
+
+/// Ownership as a partner changes it in Business settings: setting the client makes the WABA
+/// ON_BEHALF_OF unless the patch says otherwise, removing it makes it CLIENT_OWNED again.
+fn patch_ownership(waba: &mut WabaState, patch: &WabaPatch) -> Result<(), String> {
+    let mut on_behalf_of = waba.on_behalf_of.clone();
+    let mut ownership = waba.ownership;
+    if let Some(client) = &patch.on_behalf_of_business {
+        on_behalf_of = (!client.is_empty()).then(|| client.clone());
+        ownership = if on_behalf_of.is_some() {
+            OwnershipType::OnBehalfOf
+        } else if ownership == OwnershipType::OnBehalfOf {
+            OwnershipType::ClientOwned
+        } else {
+            ownership
+        };
+    }
+    if let Some(value) = patch.ownership_type {
+        ownership = value;
+    }
+    if on_behalf_of.is_some() && ownership != OwnershipType::OnBehalfOf {
+        return Err("a WABA run on behalf of a business is ON_BEHALF_OF".to_owned());
+    }
+    waba.on_behalf_of = on_behalf_of;
+    waba.ownership = ownership;
+    Ok(())
 }
 
 impl State {
@@ -223,6 +252,11 @@ impl State {
         if patch.template_limit == Some(0) {
             return Err("template_limit must be at least 1".to_owned());
         }
+        if let Some(client) = patch.on_behalf_of_business.as_ref().filter(|c| !c.is_empty())
+            && !self.businesses.contains_key(client)
+        {
+            return Err(format!("on_behalf_of_business: no business \"{client}\""));
+        }
         if let Some(app) = patch.subscribed_apps.iter().flatten().find(|app| !is_id(&app.id)) {
             return Err(format!("subscribed_apps: app id \"{}\" must be digits", app.id));
         }
@@ -230,6 +264,7 @@ impl State {
             apps.iter().map(|app| (self.next_ordinal(), app.id.clone(), app.name.clone())).collect()
         });
         let waba = self.wabas.get_mut(id).ok_or_else(|| format!("no WABA \"{id}\""))?;
+        patch_ownership(waba, patch)?;
         if let Some(value) = patch.account_review_status {
             waba.review = value;
         }
@@ -313,6 +348,8 @@ impl State {
                 "id": waba.id,
                 "name": waba.name,
                 "business": waba.business,
+                "ownership_type": waba.ownership,
+                "on_behalf_of_business": waba.on_behalf_of,
                 "phone_numbers": numbers.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
                 "subscribed_apps": waba.subscribed.iter().map(|(_, id, _)| id.clone()).collect::<Vec<_>>(),
                 "template_limit": waba.template_limit,

@@ -30,6 +30,7 @@ impl State {
         cc: Option<&str>,
         phone_number: Option<&str>,
         migrate: Option<&str>,
+        now: Timestamp,
     ) -> Result<String, GraphError> {
         let dest_waba = self.readable(caller, dest_id, "post")?;
         let Some(dest) = self.wabas.get(&dest_waba).filter(|_| dest_waba == dest_id) else {
@@ -106,7 +107,7 @@ impl State {
                 source_waba.verification.as_str(),
             ));
         }
-        if source_waba.business != dest.business {
+        if source_waba.represented_business() != dest.represented_business() {
             return Err(GraphError::different_business());
         }
         if dest.review != ReviewStatus::Approved || dest.verification != VerificationStatus::Verified {
@@ -138,7 +139,11 @@ impl State {
             is_on_biz_app: false,
             platform: PlatformType::NotApplicable,
             status: NumberStatus::Pending,
-            code_verification: CodeVerificationStatus::NotVerified,
+            code_verification: if self.options.verified_on_migration {
+                CodeVerificationStatus::Verified
+            } else {
+                CodeVerificationStatus::NotVerified
+            },
             tier: None,
             official: false,
             health: None,
@@ -163,6 +168,7 @@ impl State {
         let id = self.new_id();
         let ordinal = self.next_ordinal();
         self.numbers.insert(id.clone(), NumberState { id: id.clone(), ordinal, ..node });
+        self.remember(&id, None, now);
         Ok(id)
     }
 
@@ -223,6 +229,7 @@ impl State {
         }
         let max_attempts = self.options.verify_attempts;
         let lockout = self.options.verify_lockout;
+        let before = self.numbers.get(id).cloned();
         let number = self.numbers.get_mut(id).ok_or_else(|| GraphError::unsupported("post", id))?;
         let Some(migration) = number.migration.as_mut() else {
             return Err(GraphError::not_being_migrated_verify());
@@ -258,6 +265,7 @@ impl State {
             .get(&source_id)
             .cloned()
             .ok_or_else(|| GraphError::internal("migration without its source"))?;
+        self.remember(id, before, now);
         if let Some(number) = self.numbers.get_mut(id) {
             number.code_verification = CodeVerificationStatus::Verified;
             number.quality_rating = source.quality_rating;
@@ -268,12 +276,9 @@ impl State {
         }
         if let Some(old) = self.numbers.get_mut(&source_id) {
             old.migrated_to = Some(id.to_owned());
-            match self.options.migrated_source {
-                MigratedSource::Remove => old.exists = false,
-                MigratedSource::MarkMigrated => {
-                    old.status = NumberStatus::Migrated;
-                }
-            }
+        }
+        if !self.options.source_keeps_until_registered {
+            self.leave_source(&source_id, now);
         }
         let report = self.duplicate_templates(id, &source_waba, &dest_waba);
         self.reports.push(report);
@@ -320,8 +325,11 @@ impl State {
             return Err(GraphError::invalid_param("pin", "must be exactly 6 digits"));
         }
         self.count_register_attempt(id, now)?;
+        let before = self.numbers.get(id).cloned();
         let number = self.numbers.get_mut(id).ok_or_else(|| GraphError::unsupported("post", id))?;
-        if number.code_verification != CodeVerificationStatus::Verified {
+        // What a node says is not proof: a migration whose code was not verified yet is refused
+        // even when its node reads VERIFIED (`options.verified_on_migration`).
+        if number.pending_migration() || number.code_verification != CodeVerificationStatus::Verified {
             return Err(GraphError::verify_before_register());
         }
         if number.register_failures_left > 0 {
@@ -339,13 +347,36 @@ impl State {
         number.is_pin_enabled = true;
         number.pin = Some(Secret::new(pin));
         number.throughput = "STANDARD";
+        let source = number.migration.as_ref().map(|m| m.source_number.clone());
+        self.remember(id, before, now);
+        // A source that kept the number until now lets it go (`source_keeps_until_registered`).
+        if let Some(source) = source
+            && self.numbers.get(&source).is_some_and(|s| s.exists && s.status != NumberStatus::Migrated)
+        {
+            self.leave_source(&source, now);
+        }
         Ok(())
+    }
+
+    /// The source's node once the number has left it: removed or marked MIGRATED as
+    /// `migrated_source` says.
+    fn leave_source(&mut self, source_id: &str, now: Timestamp) {
+        let before = self.numbers.get(source_id).cloned();
+        self.remember(source_id, before, now);
+        if let Some(old) = self.numbers.get_mut(source_id) {
+            match self.options.migrated_source {
+                MigratedSource::Remove => old.exists = false,
+                MigratedSource::MarkMigrated => old.status = NumberStatus::Migrated,
+            }
+        }
     }
 
     /// `POST /{pn}/deregister`: shares the register limit.
     pub fn deregister(&mut self, caller: &Caller, id: &str, now: Timestamp) -> Result<(), GraphError> {
         self.number_for_write(caller, id)?;
         self.count_register_attempt(id, now)?;
+        let before = self.numbers.get(id).cloned();
+        self.remember(id, before, now);
         if let Some(number) = self.numbers.get_mut(id) {
             number.status = NumberStatus::Disconnected;
             number.platform = PlatformType::NotApplicable;

@@ -1,7 +1,9 @@
 //! Owns the sandbox's live state and Meta's rules over it, one room per job: `access` (who may
 //! read or manage what), `usage` (the per-WABA rate limit), `render` (nodes and edges with field
 //! selection and cursor paging), `migration` (initiate, request_code, verify_code, register),
-//! `templates` (duplication and its report) and `admin` (changes outside the API, inspection).
+//! `templates` (duplication and its report), `lag` (what reads show shortly after a write),
+//! `behaviour` (switching Graph behaviours at run time) and `admin` (changes outside the API,
+//! inspection).
 //! This file holds the state itself and its construction from a world. It is pure: time comes
 //! in as `now`, randomness from a seeded PRNG, and it never does I/O (the server writes the
 //! outbox file and the request log). It must not know about HTTP beyond the status codes carried
@@ -9,6 +11,8 @@
 
 mod access;
 mod admin;
+mod behaviour;
+mod lag;
 mod migration;
 mod render;
 mod templates;
@@ -16,8 +20,9 @@ mod usage;
 
 pub use access::Caller;
 pub use admin::{NumberPatch, NumberSnapshot, WabaPatch};
+pub use behaviour::{Behaviour, OptionsPatch, TokenBehaviour, TokenPatch};
 pub use migration::IssuedCode;
-pub use render::{EdgeQuery, PageCtx};
+pub use render::{EdgeQuery, PageCtx, WABA_FIELDS};
 pub use templates::{SkippedTemplate, TemplateKey, TemplateReport, TemplateSnapshot};
 pub use usage::Usage;
 
@@ -29,8 +34,8 @@ use jiff::Timestamp;
 use super::faults::Prng;
 use super::world::{
     AccountMode, CodeVerificationStatus, HealthDef, MessagingLimitTier, NameStatus, NumberStatus, Options,
-    PlatformType, QualityRating, ReviewStatus, TemplateReview, TokenType, VerificationStatus, World,
-    digits_of,
+    OwnershipType, PlatformType, QualityRating, ReviewStatus, TemplateReview, TokenType, VerificationStatus,
+    World, digits_of,
 };
 use crate::secret::Secret;
 
@@ -48,6 +53,8 @@ struct TokenState {
     read: BTreeSet<String>,
     manage: BTreeSet<String>,
     expired: bool,
+    refused_fields: Vec<String>,
+    refused_field_code: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +62,9 @@ struct WabaState {
     id: String,
     name: String,
     business: String,
+    ownership: OwnershipType,
+    /// The client business the owner runs this WABA for, when it does.
+    on_behalf_of: Option<String>,
     review: ReviewStatus,
     verification: VerificationStatus,
     funding: Option<String>,
@@ -143,6 +153,8 @@ pub struct State {
     rng: Prng,
     calls: BTreeMap<String, VecDeque<Timestamp>>,
     reports: Vec<TemplateReport>,
+    /// What reads may still show of recently written nodes (`lag.rs`).
+    lagging: BTreeMap<String, lag::History>,
 }
 
 fn add(at: Timestamp, duration: Duration) -> Timestamp {
@@ -166,6 +178,14 @@ fn graph_time(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S+0000").to_string()
 }
 
+impl WabaState {
+    /// The business the WABA represents: the client it is run for, else its owner. Meta
+    /// migrates numbers only between WABAs that represent the same business.
+    fn represented_business(&self) -> &str {
+        self.on_behalf_of.as_deref().unwrap_or(&self.business)
+    }
+}
+
 impl State {
     pub fn new(world: &World, seed: u64) -> State {
         let mut state = State {
@@ -182,6 +202,7 @@ impl State {
             rng: Prng::new(seed ^ 0x5EED_C0DE),
             calls: BTreeMap::new(),
             reports: Vec::new(),
+            lagging: BTreeMap::new(),
         };
         // Generated ids continue after the largest id of the world, so they look alike and
         // never collide.
@@ -232,6 +253,12 @@ impl State {
                     id: waba.id.clone(),
                     name: waba.name.clone(),
                     business: waba.business.clone(),
+                    ownership: waba.ownership_type.unwrap_or(if waba.on_behalf_of_business.is_some() {
+                        OwnershipType::OnBehalfOf
+                    } else {
+                        OwnershipType::ClientOwned
+                    }),
+                    on_behalf_of: waba.on_behalf_of_business.clone(),
                     review: waba.account_review_status,
                     verification: waba.business_verification_status,
                     funding: waba.primary_funding_id.clone(),
@@ -329,6 +356,8 @@ impl State {
                 read,
                 manage,
                 expired: token.expired,
+                refused_fields: token.refused_fields.clone(),
+                refused_field_code: token.refused_field_code,
             });
         }
         state

@@ -2,6 +2,7 @@
 //! sub-fields, unknown fields refused), multi-id reads, filters, `summary` and cursor paging.
 //! It must not change state (reads never write) nor decide access (`access.rs`).
 
+use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::access::Caller;
@@ -14,13 +15,16 @@ use crate::sandbox::world::{Chain, render_health};
 /// Largest page an edge returns, whatever `limit` asks for.
 const MAX_PAGE: u32 = 100;
 
-/// Where edge `paging.next` / `previous` URLs point.
+/// Where edge `paging.next` / `previous` URLs point, and when the read happens.
 #[derive(Debug, Clone)]
 pub struct PageCtx {
     /// `http://host:port`, no trailing slash.
     pub base_url: String,
     /// `v23.0`.
     pub version: String,
+    /// The sandbox time of the read: shortly after a write, reads may not show it yet
+    /// (`options.read_lag`).
+    pub now: Timestamp,
 }
 
 /// Paging and filter parameters of a top-level edge request.
@@ -45,13 +49,20 @@ impl State {
         fields: Option<&[FieldSpec]>,
         ctx: &PageCtx,
     ) -> Result<Value, GraphError> {
+        if self.numbers.contains_key(id) {
+            // A node reads as it is visible now: one a lagging read does not show yet answers
+            // as an unknown id does.
+            let number = self
+                .visible(id, ctx.now)
+                .filter(|n| n.exists && caller.can_read(&n.waba))
+                .ok_or_else(|| GraphError::unsupported("get", id))?;
+            return render_fields("WhatsAppBusinessPhoneNumber", &number_defaults(false), fields, |name| {
+                Ok(self.number_field(number, name))
+            });
+        }
         self.readable(caller, id, "get")?;
         if let Some(waba) = self.wabas.get(id) {
-            self.render_waba(waba, fields, ctx)
-        } else if let Some(number) = self.numbers.get(id) {
-            render_fields("WhatsAppBusinessPhoneNumber", &number_defaults(false), fields, |name| {
-                Ok(self.number_field(number, name))
-            })
+            self.render_waba(caller, waba, fields, ctx)
         } else if let Some(template) = self.templates.get(id) {
             render_fields("WhatsAppMessageTemplate", TEMPLATE_DEFAULTS, fields, |name| {
                 Ok(template_field(template, name))
@@ -102,6 +113,7 @@ impl State {
 
     fn render_waba(
         &self,
+        caller: &Caller,
         waba: &WabaState,
         fields: Option<&[FieldSpec]>,
         ctx: &PageCtx,
@@ -111,6 +123,10 @@ impl State {
             Some(f) if !f.is_empty() => f.to_vec(),
             _ => WABA_DEFAULTS.iter().map(|n| FieldSpec::named(n)).collect(),
         };
+        // Graph refuses the whole read, without naming the field.
+        if fields.iter().any(|spec| caller.refused_fields.contains(&spec.name)) {
+            return Err(GraphError::field_refused(caller.refused_field_code));
+        }
         let mut out = Map::new();
         for spec in &fields {
             let value = match spec.name.as_str() {
@@ -120,14 +136,15 @@ impl State {
                 "business_verification_status" => Some(json!(waba.verification.as_str())),
                 "currency" => Some(json!(waba.currency)),
                 "country" => Some(json!(waba.country)),
-                // Only WABAs shared under the (deprecated) On-Behalf-Of model have one, and the
-                // sandbox's partners share WABAs with their clients' consent instead.
-                "on_behalf_of_business_info" => None,
+                // Only WABAs a partner runs on behalf of a client have one.
+                "on_behalf_of_business_info" => waba.on_behalf_of.as_ref().map(|client| {
+                    json!({"id": client, "name": self.businesses.get(client).cloned().unwrap_or_default()})
+                }),
                 "timezone_id" => Some(json!(waba.timezone_id)),
                 "message_template_namespace" => Some(json!(waba.namespace)),
                 "primary_funding_id" => waba.funding.as_ref().map(|f| json!(f)),
                 "status" => Some(json!("ACTIVE")),
-                "ownership_type" => Some(json!("CLIENT_OWNED")),
+                "ownership_type" => Some(json!(waba.ownership.as_str())),
                 "owner_business_info" | "owner_business" => {
                     Some(json!({"id": waba.business, "name": business_name}))
                 }
@@ -172,7 +189,7 @@ impl State {
         match edge {
             "phone_numbers" => {
                 let mut numbers: Vec<&NumberState> =
-                    self.numbers.values().filter(|n| n.exists && n.waba == waba.id).collect();
+                    self.visible_numbers(ctx.now).filter(|n| n.exists && n.waba == waba.id).collect();
                 numbers.sort_by_key(|n| n.ordinal);
                 for number in numbers {
                     let value = render_fields(
@@ -314,6 +331,27 @@ impl From<Option<Value>> for FieldValue {
         }
     }
 }
+
+/// Every field of a WABA node the sandbox renders (edges included).
+pub const WABA_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "account_review_status",
+    "business_verification_status",
+    "currency",
+    "country",
+    "on_behalf_of_business_info",
+    "timezone_id",
+    "message_template_namespace",
+    "primary_funding_id",
+    "status",
+    "ownership_type",
+    "owner_business_info",
+    "owner_business",
+    "phone_numbers",
+    "subscribed_apps",
+    "message_templates",
+];
 
 const WABA_DEFAULTS: &[&str] = &["id", "name", "timezone_id", "message_template_namespace"];
 const WABA_EDGES: &[&str] = &["phone_numbers", "subscribed_apps", "message_templates"];

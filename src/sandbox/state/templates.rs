@@ -291,7 +291,7 @@ impl State {
             None => None,
         };
         let (dest, source) = (&self.wabas[dest_id], &self.wabas[source_id]);
-        if dest.business != source.business {
+        if dest.represented_business() != source.represented_business() {
             return Err(GraphError::templates_different_business());
         }
         let limit = dest.template_limit as usize;
