@@ -1,6 +1,7 @@
 //! Owns `wamig demo`: a whole migration, narrated, against the built-in example world served by an
 //! in-process sandbox on loopback, in a temporary directory that is removed afterwards. It only
-//! stages the story (manifest, the human's part: fixing a blocker, reading the SMS) and calls the
+//! stages the story (manifest, the human's part: fixing a blocker, reading the SMS, asking Meta
+//! for a higher template limit) and calls the
 //! very library functions `wamig plan` and `wamig apply` run, so the user sees their real output.
 //! It must not re-implement planning or applying, and must not touch the user's files or network.
 
@@ -14,7 +15,7 @@ use crate::commands::{PlanFormat, PlanOptions};
 use crate::diag::{Diagnostic, ToDiagnostics};
 use crate::graph::{GraphClient, GraphConfig};
 use crate::manifest::{LoadedManifest, PhoneNumber};
-use crate::sandbox::{NumberPatch, SandboxHandle, SandboxOptions, World};
+use crate::sandbox::{NumberPatch, SandboxHandle, SandboxOptions, WabaPatch, World};
 use crate::secret::Secret;
 use crate::ui::Ui;
 use crate::{Error, ExitStatus};
@@ -97,6 +98,12 @@ fn expect(command: &'static str, expected: ExitStatus, actual: ExitStatus) -> Re
         return Ok(());
     }
     Err(DemoError::Unexpected { command, expected: expected.code(), actual: actual.code() }.into())
+}
+
+/// The manifest once the destination's templates are a managed resource.
+fn manifest_with_templates() -> String {
+    manifest_text()
+        .replace("    name: acme-cloud\n", "    name: acme-cloud\n    templates: { ensure: true }\n")
 }
 
 fn manifest_text() -> String {
@@ -207,7 +214,53 @@ async fn walk(dir: &Path, ui: &Ui) -> Result<ExitStatus, Error> {
     stage.heading("Plan again: the live state matches the manifest", Some("wamig plan --detailed-exitcode"));
     let status = plan(&manifest, &client, &state_path, ui).await?;
     expect("wamig plan --detailed-exitcode", ExitStatus::Success, status)?;
-    stage.say(&format!("\nwamig plan exited {}: nothing left to do.", status.code()));
+    stage.say(&format!(
+        "\nwamig plan exited {}: the numbers are where the manifest wants them. But Meta duplicated\n\
+         only what fit under acme-cloud's template limit of 4 names: delivery_reminder and\n\
+         login_code are still only in acme-legacy, and would be lost with it.",
+        status.code()
+    ));
+
+    stage.heading(
+        "Templates as a managed resource: every template the business needs, in the destination",
+        Some("cat wamig.yaml"),
+    );
+    std::fs::write(&manifest_path, manifest_with_templates()).map_err(DemoError::Workspace)?;
+    let manifest = crate::manifest::load(&manifest_path)?;
+    stage.say(&ui.styles.dim.paint(manifest_with_templates().trim_end()));
+    stage.say(
+        "\n`templates: { ensure: true }`: every template of the sources that Meta's template migration\n\
+         accepts (APPROVED, quality GREEN or UNKNOWN) must exist in acme-cloud. The human part: Acme\n\
+         asks Meta for a higher template limit (in the sandbox: a change to the world, as\n\
+         POST /_sandbox/wabas/... does).",
+    );
+    let patch = WabaPatch { template_limit: Some(250), ..WabaPatch::default() };
+    sandbox.patch_waba(DESTINATION_WABA, &patch).map_err(|message| {
+        Error::usage(format!("the demo could not change the sandbox: {message}"), "this is a bug in wamig")
+    })?;
+
+    stage.heading("Plan: the templates that are missing", Some("wamig plan --detailed-exitcode"));
+    let status = plan(&manifest, &client, &state_path, ui).await?;
+    expect("wamig plan --detailed-exitcode", ExitStatus::Changes, status)?;
+    stage.say(&format!(
+        "\nwamig plan exited {}: changes, the two templates to migrate. A reviewer sees the same list in\n\
+         the pull request (--format markdown).",
+        status.code()
+    ));
+
+    let templates_apply = "WAMIG_PIN=****** wamig apply --auto-approve";
+    stage.heading("Apply: Meta's template migration copies what is missing", Some(templates_apply));
+    let status = apply(&manifest, &client, &state_path, &codes_dir, ui).await?;
+    expect("wamig apply", ExitStatus::Success, status)?;
+
+    stage.heading("Plan again: numbers and templates in sync", Some("wamig plan --detailed-exitcode"));
+    let status = plan(&manifest, &client, &state_path, ui).await?;
+    expect("wamig plan --detailed-exitcode", ExitStatus::Success, status)?;
+    stage.say(&format!(
+        "\nwamig plan exited {}: nothing left to do, by hand or otherwise. Running apply again makes no\n\
+         template call.",
+        status.code()
+    ));
 
     sandbox.shutdown().await;
 
@@ -225,6 +278,9 @@ async fn walk(dir: &Path, ui: &Ui) -> Result<ExitStatus, Error> {
          \x20 export WAMIG_CODE_16315550101=$(cat /tmp/wamig-phones/16315550101)\n\
          \x20 export WAMIG_CODE_16315550105=$(cat /tmp/wamig-phones/16315550105)\n\
          \x20 wamig apply --auto-approve  # exit 0\n\
+         \x20 # add `templates: { ensure: true }` under the destination, then:\n\
+         \x20 curl -X POST http://127.0.0.1:4010/_sandbox/wabas/104996122399160 -d '{\"template_limit\": 250}'\n\
+         \x20 wamig apply --auto-approve  # migrates the templates that did not fit\n\
          \n\
          Then: `wamig plan --format markdown` (a pull-request comment), `--log-format json` (one event\n\
          per line, see docs/events.md), `wamig completions bash|zsh|fish`, and the CI recipes in\n\
@@ -306,9 +362,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_built_in_manifest_is_valid() {
+    fn the_built_in_manifests_are_valid() {
         let loaded = crate::manifest::parse(&manifest_text(), Path::new("wamig.yaml")).unwrap();
         assert_eq!(loaded.desired.numbers.len(), 2);
+        let loaded = crate::manifest::parse(&manifest_with_templates(), Path::new("wamig.yaml")).unwrap();
+        assert!(loaded.desired.destinations[0].templates.ensure);
     }
 
     #[test]

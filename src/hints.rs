@@ -11,7 +11,7 @@ use crate::apply::codes::CodeSource;
 use crate::diag::{Diagnostic, ToDiagnostics};
 use crate::graph::{
     ConfigProblem, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ErrorClass, GraphError,
-    MigrationBlock, human_duration,
+    MigrationBlock, Operation, human_duration,
 };
 
 /// What the user should do after `error`: the hint under every Graph error wamig shows.
@@ -31,6 +31,11 @@ pub fn graph_hint(error: &GraphError) -> String {
         ErrorClass::Network => "check the network connection and that the Graph URL \
              (--graph-url / WAMIG_GRAPH_URL) is reachable, then run the command again"
             .to_owned(),
+        ErrorClass::Timeout if error.request().is_some_and(|r| r.op == Operation::MigrateTemplates) => {
+            "Meta's template migration ran out of time: wamig asks for smaller pages; run wamig \
+             apply again, it migrates only what is still missing"
+                .to_owned()
+        }
         ErrorClass::Timeout => "Graph did not answer in time; run the command again later".to_owned(),
         ErrorClass::OutcomeUnknown => "the request was sent but no answer came, so it may or \
              may not have taken effect; run `wamig plan` or `wamig apply` again: wamig \
@@ -138,6 +143,14 @@ pub fn graph_hint(error: &GraphError) -> String {
         ErrorClass::WabaRestricted => "Meta restricted this WABA for a policy reason: see its \
              Account quality page in WhatsApp Manager; nothing can be migrated until the \
              restriction is lifted"
+            .to_owned(),
+        ErrorClass::TemplateLimit => format!(
+            "WABA {waba} holds as many message templates as Meta allows it: delete templates it \
+             no longer needs in WhatsApp Manager or ask Meta for a higher limit, then run wamig \
+             apply again"
+        ),
+        ErrorClass::TemplateExists => "a template with this name and language is already \
+             there: nothing to add; run wamig plan to see it"
             .to_owned(),
         ErrorClass::TooManyAttempts => "too many attempts for this number: wait (Meta's \
              details say how long, usually hours) before requesting or entering another \

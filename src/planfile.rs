@@ -210,6 +210,7 @@ mod tests {
             summary: Default::default(),
             numbers: Vec::new(),
             unmanaged: Vec::new(),
+            destinations: Vec::new(),
             digest: DIGEST.into(),
             manifest_digest: DIGEST.into(),
             snapshot_digest: DIGEST.into(),

@@ -15,3 +15,4 @@ pub mod run;
 pub mod settle;
 pub mod signals;
 mod steps;
+pub mod templates;

@@ -165,6 +165,110 @@ impl TemplateReport {
     }
 }
 
+/// What the templates stage did in one destination with `templates: { ensure: true }`; every
+/// name is `name (language)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TemplatesOutcome {
+    pub destination_waba: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_name: Option<String>,
+    /// Copied by Meta's template migration in this run.
+    pub migrated: Vec<String>,
+    /// Submitted anew in this run, with the status Meta gave (`PENDING` while it reviews).
+    pub recreated: Vec<(String, String)>,
+    /// Already in the destination (as the plan saw it, or found there meanwhile).
+    pub already_present: Vec<String>,
+    /// Meta refused them, with its reason (the destination's limit among them).
+    pub failed: Vec<(String, String)>,
+    /// Not asked for: the plan found no room for them under the destination's template limit.
+    pub left_out: Vec<String>,
+    /// The stage stopped early in this destination (a refused call, the Graph budget, Ctrl-C):
+    /// what happened and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<(String, String)>,
+}
+
+impl TemplatesOutcome {
+    /// Meta refused something, or the stage could not finish: apply exits 1.
+    pub fn is_failure(&self) -> bool {
+        !self.failed.is_empty() || self.stopped.is_some()
+    }
+
+    pub fn one_line(&self) -> String {
+        let mut parts = vec![format!("{} migrated", self.migrated.len())];
+        if !self.recreated.is_empty() {
+            parts.push(format!("{} submitted for review", self.recreated.len()));
+        }
+        parts.push(format!("{} already there", self.already_present.len()));
+        parts.push(format!("{} failed", self.failed.len()));
+        parts.push(format!("{} left out by the limit", self.left_out.len()));
+        format!("templates of WABA {}: {}", self.destination_waba, parts.join(", "))
+    }
+}
+
+/// The templates stage's part of the closing report, one block per destination.
+pub fn render_templates_outcomes(outcomes: &[TemplatesOutcome], styles: &Styles) -> String {
+    let mut out = String::new();
+    let list = |names: &[String]| bounded(names);
+    for outcome in outcomes {
+        let label = match &outcome.destination_name {
+            Some(name) => format!("WABA {} ({name})", outcome.destination_waba),
+            None => format!("WABA {}", outcome.destination_waba),
+        };
+        let _ = writeln!(out, "\nTemplates of {label} (templates: ensure):");
+        let _ = writeln!(
+            out,
+            "  migrated: {}",
+            if outcome.migrated.is_empty() { "none".into() } else { list(&outcome.migrated) }
+        );
+        if !outcome.recreated.is_empty() {
+            let items: Vec<String> =
+                outcome.recreated.iter().map(|(name, status)| format!("{name} ({status})")).collect();
+            let _ = writeln!(out, "  submitted anew, Meta reviews them again: {}", list(&items));
+        }
+        if !outcome.already_present.is_empty() {
+            let _ = writeln!(out, "  already there: {}", list(&outcome.already_present));
+        }
+        if !outcome.failed.is_empty() {
+            let _ = writeln!(out, "  {} (Meta's reason):", styles.error.paint("failed"));
+            for (name, why) in outcome.failed.iter().take(SHOWN) {
+                let _ = writeln!(out, "    {name}: {why}");
+            }
+            if outcome.failed.len() > SHOWN {
+                let _ = writeln!(out, "    and {} more", outcome.failed.len() - SHOWN);
+            }
+        }
+        if !outcome.left_out.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {} {}: the destination's template limit leaves no room; delete templates it no longer needs or ask Meta for a higher limit, then run wamig apply again",
+                styles.warning.paint("left out:"),
+                list(&outcome.left_out)
+            );
+        }
+        if let Some((message, hint)) = &outcome.stopped {
+            let _ = writeln!(out, "  {} {message}", styles.error.paint("stopped:"));
+            let _ = writeln!(out, "  {}: {hint}", styles.hint.paint("hint"));
+        }
+    }
+    out
+}
+
+/// How many names a line shows before "and N more".
+const SHOWN: usize = 20;
+
+fn bounded(names: &[String]) -> String {
+    bounded_with(names, ", ")
+}
+
+fn bounded_with(items: &[String], separator: &str) -> String {
+    let shown: Vec<&str> = items.iter().take(SHOWN).map(String::as_str).collect();
+    match items.len().saturating_sub(SHOWN) {
+        0 => shown.join(separator),
+        more => format!("{}{separator}and {more} more", shown.join(separator)),
+    }
+}
+
 /// The closing report of an apply.
 pub fn render_summary(outcomes: &[(String, NumberOutcome)], blocked: &[String], styles: &Styles) -> String {
     let mut out = String::new();
@@ -331,6 +435,8 @@ mod tests {
             status: Some(status.into()),
             quality: Some(quality.into()),
             category: Some("UTILITY".into()),
+            components: None,
+            parameter_format: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Owns one `wamig apply` from start to end, as named stages: lock the journal (before any API
 //! call), observe and plan (or check a saved plan), show the plan, prepare (everything the writes
-//! need, checked before the first), confirm, execute the numbers in parallel, settle those whose
+//! need, checked before the first), confirm, add the templates of destinations with
+//! `templates: { ensure: true }` (`templates`), execute the numbers in parallel, settle those whose
 //! writes are made (one closing read, reports from reads shared per WABA), and finish (summary,
 //! hand-off, the exit status from the outcomes' types). Ctrl-C or SIGTERM lets the calls in
 //! flight finish, saves the journal and ends with 130 or 143 (`apply::signals`).
@@ -17,8 +18,9 @@ use super::engine::{Env, Shared, Timing};
 use super::execute::{self, Execution};
 use super::prepare::{self, Prepared};
 use super::progress::Progress;
-use super::report::{self, NumberOutcome};
+use super::report::{self, NumberOutcome, TemplatesOutcome};
 use super::signals::Signals;
+use super::templates;
 use crate::graph::GraphClient;
 use crate::journal::Journal;
 use crate::manifest::{LoadedManifest, PhoneNumber};
@@ -56,10 +58,11 @@ pub async fn run(
 
     let prepared =
         prepare::prepare(&plan, &manifest.desired, &options.targets, options.max_migrations, &*options.env)?;
-    if prepared.work.is_empty() {
+    let template_work = templates::work(&plan, &options.targets);
+    if prepared.work.is_empty() && template_work.is_empty() {
         ui.out(&report::render_summary(&[], &prepared.blocked, &ui.styles));
         ui.out("\nNothing to do.\n");
-        summary_event(ui, &[], prepared.blocked.len(), client.request_count());
+        summary_event(ui, &[], &[], prepared.blocked.len(), client.request_count());
         return Ok(prepared.blocked_status());
     }
 
@@ -70,10 +73,66 @@ pub async fn run(
         return Ok(status);
     }
 
-    let shared = Arc::new(shared(client, journal, &lock, snapshot, &prepared, &options, ui));
-    let Execution { outcomes, fatal } = execute::execute(shared.clone(), &prepared, &options, signals).await;
+    let mut shared = shared(client, journal, &lock, snapshot, &prepared, &options, ui);
+    let templates = add_templates(&mut shared, &template_work, &mut signals).await;
+    let shared = Arc::new(shared);
+    let Execution { outcomes, fatal } = if prepared.work.is_empty() || shared.cancel.is_cancelled() {
+        Execution { outcomes: Vec::new(), fatal: None }
+    } else {
+        execute::execute(shared.clone(), &prepared, &options, signals).await
+    };
     lock.release();
-    finish(&shared, &prepared, outcomes, fatal, &options, ui)
+    finish(&shared, &prepared, outcomes, &templates, fatal, &options, ui)
+}
+
+/// The templates stage, before any number is worked on. A first Ctrl-C or SIGTERM lets the call
+/// in flight finish and no number start; a second ends the process at once (the stage writes no
+/// journal). The numbers' reports then count what it added as there before them.
+async fn add_templates(
+    shared: &mut Shared<GraphClient>,
+    work: &[&crate::plan::DestinationPlan],
+    signals: &mut Signals,
+) -> Vec<TemplatesOutcome> {
+    if work.is_empty() {
+        return Vec::new();
+    }
+    let result = {
+        let stage = templates::Stage {
+            calls: &shared.calls,
+            budgets: &shared.budgets,
+            cancel: &shared.cancel,
+            ui: &shared.ui,
+        };
+        let running = templates::run(&stage, work, &shared.snapshot);
+        tokio::pin!(running);
+        loop {
+            tokio::select! {
+                result = &mut running => break result,
+                stop = signals.recv() => {
+                    if shared.cancel.is_cancelled() {
+                        #[allow(clippy::exit, reason = "a second stop ends the process at once, by design")]
+                        std::process::exit(i32::from(stop.exit_status().code()));
+                    }
+                    super::signals::heard(stop);
+                    shared.ui.warn(
+                        "interrupted",
+                        &format!("{}: finishing the call in flight, then stopping (stop again to end at once)", stop.word()),
+                    );
+                    shared.cancel.cancel();
+                }
+            }
+        }
+    };
+    if !result.listings.is_empty() {
+        let mut snapshot = (*shared.snapshot).clone();
+        for (waba, listing) in result.listings {
+            if let Some(view) = snapshot.wabas.get_mut(&waba) {
+                view.templates = Some(listing);
+            }
+        }
+        shared.snapshot = Arc::new(snapshot);
+    }
+    result.outcomes
 }
 
 async fn lock(options: &ApplyOptions, ui: &Ui) -> Result<Arc<Held>, Error> {
@@ -213,15 +272,18 @@ fn finish(
     shared: &Shared<GraphClient>,
     prepared: &Prepared,
     outcomes: Vec<(String, NumberOutcome)>,
+    templates: &[TemplatesOutcome],
     fatal: Option<super::engine::EngineError>,
     options: &ApplyOptions,
     ui: &Ui,
 ) -> Result<ExitStatus, Error> {
     ui.out(&report::render_summary(&outcomes, &prepared.blocked, &ui.styles));
+    ui.out(&report::render_templates_outcomes(templates, &ui.styles));
     ui.out(&report::render_handoff(&outcomes, &options.state, &ui.styles));
     summary_event(
         ui,
         &outcomes,
+        templates,
         prepared.blocked.len(),
         crate::apply::calls::MigrationCalls::request_count(&shared.calls),
     );
@@ -230,11 +292,11 @@ fn finish(
             super::engine::EngineError::Journal(error) => Error::Journal(error),
         });
     }
-    Ok(super::signals::as_heard(exit_status(
-        prepared.blocked_status(),
-        &outcomes,
-        shared.cancel.is_cancelled(),
-    )))
+    let mut status = exit_status(prepared.blocked_status(), &outcomes, shared.cancel.is_cancelled());
+    if templates.iter().any(TemplatesOutcome::is_failure) {
+        status = status.combine(ExitStatus::Error);
+    }
+    Ok(super::signals::as_heard(status))
 }
 
 /// The run's exit status: blocked numbers, then each outcome by its kind; an error outranks a
@@ -258,7 +320,13 @@ pub fn exit_status(blocked: ExitStatus, outcomes: &[(String, NumberOutcome)], ca
 }
 
 /// The closing counts for machine readers (people read the summary table on stdout).
-pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], blocked: usize, requests: u64) {
+pub(super) fn summary_event(
+    ui: &Ui,
+    outcomes: &[(String, NumberOutcome)],
+    templates: &[TemplatesOutcome],
+    blocked: usize,
+    requests: u64,
+) {
     let counts = |label: &str| outcomes.iter().filter(|(_, o)| o.label() == label).count();
     let numbers: Vec<_> = outcomes
         .iter()
@@ -301,7 +369,7 @@ pub(super) fn summary_event(ui: &Ui, outcomes: &[(String, NumberOutcome)], block
             "done": counts("done"), "waiting": counts("waiting"), "confirming": counts("confirming"),
             "budget": counts("budget"), "failed": counts("failed"),
             "blocked": blocked, "interrupted": counts("interrupted"),
-            "requests": requests, "numbers": numbers,
+            "requests": requests, "numbers": numbers, "templates": templates,
         }),
     );
 }

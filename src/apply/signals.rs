@@ -49,6 +49,12 @@ impl Stop {
 /// The first stop heard in this process. Signals are process-wide, and so is what they asked.
 static HEARD: OnceLock<Stop> = OnceLock::new();
 
+/// Records a stop heard outside [`watch_run`] (during the templates stage, before any number is
+/// worked on), so that the run's exit status says which it was.
+pub fn heard(stop: Stop) {
+    let _ = HEARD.set(stop);
+}
+
 /// The run's exit status as the stop heard makes it: an interruption by SIGTERM ends with 143.
 pub fn as_heard(status: ExitStatus) -> ExitStatus {
     match (status, HEARD.get()) {

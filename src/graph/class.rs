@@ -16,6 +16,10 @@ pub enum Operation {
     RequestCode,
     VerifyCode,
     Register,
+    /// `POST /{dest_waba}/migrate_message_templates`.
+    MigrateTemplates,
+    /// `POST /{waba}/message_templates`.
+    CreateTemplate,
 }
 
 impl Operation {
@@ -139,6 +143,10 @@ pub enum ErrorClass {
     AccountLocked,
     /// 368: the WABA is restricted by Meta for a policy reason.
     WabaRestricted,
+    /// 2388019: the WABA holds as many message templates as it may.
+    TemplateLimit,
+    /// 2388024: a template of that name and language already exists.
+    TemplateExists,
     /// A Graph error wamig has no special knowledge of.
     Other,
 }
@@ -192,12 +200,14 @@ impl ErrorClass {
             ErrorClass::RecentlyDeleted => "recently_deleted",
             ErrorClass::AccountLocked => "account_locked",
             ErrorClass::WabaRestricted => "waba_restricted",
+            ErrorClass::TemplateLimit => "template_limit",
+            ErrorClass::TemplateExists => "template_exists",
             ErrorClass::Other => "other",
         }
     }
 
     /// Every class, for reading a stored name back.
-    const ALL: [ErrorClass; 41] = [
+    const ALL: [ErrorClass; 43] = [
         ErrorClass::Config,
         ErrorClass::Input,
         ErrorClass::Network,
@@ -239,6 +249,8 @@ impl ErrorClass {
         ErrorClass::RecentlyDeleted,
         ErrorClass::AccountLocked,
         ErrorClass::WabaRestricted,
+        ErrorClass::TemplateLimit,
+        ErrorClass::TemplateExists,
     ];
 
     /// The class a [`ErrorClass::name`] stands for; `None` for a name this version does not know

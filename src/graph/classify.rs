@@ -128,6 +128,17 @@ pub fn classify(status: Option<u16>, api: &ApiError, op: Operation) -> ErrorClas
     if api.has(368) {
         return ErrorClass::WabaRestricted;
     }
+    if api.has(2388019) {
+        return ErrorClass::TemplateLimit;
+    }
+    if api.has(2388024) {
+        return ErrorClass::TemplateExists;
+    }
+    // Graph's answer to a request that ran out of time; the template migration asks for a
+    // smaller `count` then, so it is a timeout, not a transient error to repeat as it was.
+    if code == Some(1) && text.contains("reduce the amount of data") {
+        return ErrorClass::Timeout;
+    }
 
     // Credentials next, so that an expired token is never mistaken for an expired code.
     if text.contains("appsecret_proof") {
@@ -362,6 +373,17 @@ pub(crate) mod tests {
             class_of(418, json!({"error": {"message": "teapot", "code": 9999}}), r),
             ErrorClass::Other
         );
+    }
+
+    #[test]
+    fn template_codes_and_the_answer_to_a_request_that_ran_too_long() {
+        let w = Operation::CreateTemplate;
+        let sub = |subcode: i64| json!({"error": {"message": "(#100) Invalid parameter", "code": 100, "error_subcode": subcode}});
+        assert_eq!(class_of(400, sub(2388019), w), ErrorClass::TemplateLimit);
+        assert_eq!(class_of(400, sub(2388024), w), ErrorClass::TemplateExists);
+        let too_long = json!({"error": {"message": "Please reduce the amount of data you're asking for, then retry your request",
+            "type": "OAuthException", "code": 1, "is_transient": true}});
+        assert_eq!(class_of(500, too_long, Operation::MigrateTemplates), ErrorClass::Timeout);
     }
 
     #[test]

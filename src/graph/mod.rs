@@ -23,7 +23,10 @@ mod usage;
 pub use crate::vocabulary::CodeMethod;
 pub use class::{ConfigProblem, ErrorClass, MigrationBlock, Operation, by_name as class_by_name};
 pub use classify::{classify, migration_block};
-pub use client::{GraphClient, MAX_IDS_PER_REQUEST, appsecret_proof};
+pub use client::{
+    CreatedTemplate, GraphClient, MAX_IDS_PER_REQUEST, TEMPLATE_MIGRATION_MAX, TEMPLATE_MIGRATION_TIMEOUT,
+    TemplateMigration, appsecret_proof,
+};
 pub use config::{
     ApiVersion, DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, ENV_ACCESS_TOKEN, ENV_APP_SECRET, GraphConfig,
     Resolver, app_secret_from_env, is_loopback, is_loopback_ip, load_token, parse_base_url, pinned_loopback,

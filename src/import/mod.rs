@@ -448,7 +448,11 @@ fn desired_state(imported: &Imported) -> DesiredState {
     let destinations = imported
         .destinations
         .iter()
-        .map(|d| DesiredDestination { waba: d.waba.clone(), name: d.name.clone() })
+        .map(|d| DesiredDestination {
+            waba: d.waba.clone(),
+            name: d.name.clone(),
+            templates: Default::default(),
+        })
         .collect();
     let numbers = imported
         .destinations

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::decode::{PositionIndex, child_path};
-use super::model::{CodeMethod, Manifest, SecretRef};
+use super::model::{CodeMethod, Manifest, SecretRef, TemplateSettings};
 use super::phone::PhoneNumber;
 use super::yaml::Mark;
 
@@ -26,6 +26,29 @@ pub struct DesiredState {
 pub struct DesiredDestination {
     pub waba: String,
     pub name: Option<String>,
+    /// Left out of the digest while it is the default, so manifests without `templates:` keep
+    /// the digests their saved plans carry.
+    #[serde(skip_serializing_if = "TemplatePolicy::is_default")]
+    pub templates: TemplatePolicy,
+}
+
+/// A destination's `templates:` with `defaults.templates` applied.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TemplatePolicy {
+    /// Every template Meta would migrate from the sources must exist in the destination.
+    pub ensure: bool,
+    /// Names left alone, sorted, without repeats.
+    pub except: Vec<String>,
+}
+
+impl TemplatePolicy {
+    pub fn is_default(&self) -> bool {
+        *self == TemplatePolicy::default()
+    }
+
+    pub fn excepts(&self, name: &str) -> bool {
+        self.except.iter().any(|n| n == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,6 +155,7 @@ pub fn check(
         defaults.data_localization_region.as_deref(),
     );
     check_pin(&mut checker, "defaults.pin", defaults.pin.as_ref());
+    check_templates(&mut checker, "defaults.templates", defaults.templates.as_ref());
 
     if index.written_len("destinations").unwrap_or(manifest.destinations.len()) == 0 {
         checker.report(
@@ -171,8 +195,13 @@ pub fn check(
                 "give it a label such as `acme-prod`, or remove the key",
             );
         }
-        destinations
-            .push(DesiredDestination { waba: destination.waba.clone(), name: destination.name.clone() });
+        let templates_path = child_path(&dest_path, "templates");
+        check_templates(&mut checker, &templates_path, destination.templates.as_ref());
+        destinations.push(DesiredDestination {
+            waba: destination.waba.clone(),
+            name: destination.name.clone(),
+            templates: template_policy(destination.templates.as_ref(), defaults.templates.as_ref()),
+        });
 
         for (n, spec) in destination.numbers.iter().enumerate() {
             let number_path = index.item(&child_path(&dest_path, "numbers"), n);
@@ -346,6 +375,40 @@ fn check_region(checker: &mut Checker<'_>, path: &str, region: Option<&str>) {
             format!("`{region}` is not a data localization region"),
             "write the 2-letter country code of the local storage in capitals, like `IN` or `DE` (Meta lists the supported ones in its registration guide)",
         );
+    }
+}
+
+/// Each key of a destination's `templates:` overrides the same key of `defaults.templates`.
+fn template_policy(own: Option<&TemplateSettings>, defaults: Option<&TemplateSettings>) -> TemplatePolicy {
+    let ensure = own.and_then(|t| t.ensure).or(defaults.and_then(|t| t.ensure)).unwrap_or(false);
+    let mut except: Vec<String> = own
+        .and_then(|t| t.except.clone())
+        .or_else(|| defaults.and_then(|t| t.except.clone()))
+        .unwrap_or_default();
+    except.sort();
+    except.dedup();
+    TemplatePolicy { ensure, except }
+}
+
+/// Meta's template names: lower-case letters, digits and underscores, at most 512 characters.
+pub fn is_template_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 512
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn check_templates(checker: &mut Checker<'_>, path: &str, templates: Option<&TemplateSettings>) {
+    let Some(except) = templates.and_then(|t| t.except.as_ref()) else { return };
+    let except_path = child_path(path, "except");
+    for (i, name) in except.iter().enumerate() {
+        if !is_template_name(name) {
+            let item = checker.index.item(&except_path, i);
+            checker.report(
+                &item,
+                format!("`{name}` is not a template name"),
+                "write the name as WhatsApp Manager shows it: lower-case letters, digits and `_`, like `winback_offer`",
+            );
+        }
     }
 }
 

@@ -11,7 +11,7 @@ pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
-pub use check::{DesiredDestination, DesiredNumber, DesiredState};
+pub use check::{DesiredDestination, DesiredNumber, DesiredState, TemplatePolicy};
 pub use model::{CodeMethod, Manifest, SecretRef};
 pub use phone::PhoneNumber;
 
@@ -367,6 +367,39 @@ mod tests {
         let a = parse(VALID, Path::new("a.yaml")).unwrap();
         let b = parse(&format!("# reviewed\n{VALID}"), Path::new("b.yaml")).unwrap();
         assert_eq!(a.digest, b.digest);
+    }
+
+    #[test]
+    fn templates_take_defaults_key_by_key() {
+        let text = "version: 1\ndefaults:\n  pin: { env: WAMIG_PIN }\n  templates: { ensure: true, except: [zeta, winback_offer, zeta] }\ndestinations:\n  - waba: \"104996122399160\"\n    numbers:\n      - phone: \"+1 631-555-5555\"\n  - waba: \"104996122399161\"\n    templates: { except: [] }\n    numbers:\n      - phone: \"+1 631-555-5556\"\n  - waba: \"104996122399162\"\n    templates: { ensure: false }\n    numbers:\n      - phone: \"+1 631-555-5557\"\n";
+        let loaded = parse(text, Path::new("wamig.yaml")).unwrap();
+        let policies: Vec<_> = loaded.desired.destinations.iter().map(|d| d.templates.clone()).collect();
+        assert!(policies[0].ensure);
+        assert_eq!(policies[0].except, ["winback_offer", "zeta"]);
+        assert!(policies[1].ensure && policies[1].except.is_empty());
+        assert!(!policies[2].ensure);
+        assert_eq!(policies[2].except, ["winback_offer", "zeta"]);
+        // Without `templates:` the desired state, and so the digest, is what it always was.
+        let plain = parse(VALID, Path::new("a.yaml")).unwrap();
+        assert!(!serde_json::to_string(&plain.desired).unwrap().contains("templates"));
+    }
+
+    #[test]
+    fn a_bad_template_name_is_found_where_it_is_written() {
+        let text = VALID.replace(
+            "    numbers:",
+            "    templates: { ensure: true, except: [ok_name, Winback-Offer] }\n    numbers:",
+        );
+        let error = parse(&text, Path::new("wamig.yaml")).unwrap_err();
+        let ManifestError::Invalid { problems, .. } = &error else { panic!("{error}") };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("`Winback-Offer` is not a template name"), "{problems:?}");
+        assert_eq!(problems[0].location.as_ref().unwrap().line, 6);
+        assert!(problems[0].hint.as_deref().unwrap().contains("lower-case"));
+        let unknown =
+            VALID.replace("    numbers:", "    templates: { ensure: true, exclude: [x] }\n    numbers:");
+        let error = parse(&unknown, Path::new("wamig.yaml")).unwrap_err();
+        assert!(format!("{:?}", error).contains("exclude"), "{error:?}");
     }
 
     proptest! {

@@ -59,6 +59,26 @@ pub struct NumberSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Z]{2}$"), example = &"IN")]
     pub data_localization_region: Option<String>,
+    /// Template settings every destination inherits unless it sets them itself (templates
+    /// belong to a destination, not to a number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<TemplateSettings>,
+}
+
+/// Which message templates wamig makes sure exist in a destination.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    /// `true`: every template of the destination's source WABAs that Meta would migrate
+    /// (APPROVED, quality GREEN or UNKNOWN) must exist here with the same name and language;
+    /// `apply` migrates the missing ones. `false` (the default): the plan only reports which
+    /// templates Meta duplicates when a number moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensure: Option<bool>,
+    /// Template names wamig leaves alone, in every language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(regex(pattern = r"^[a-z0-9_]+$")), example = &["winback_offer"])]
+    pub except: Option<Vec<String>>,
 }
 
 /// A destination WhatsApp Business Account.
@@ -73,6 +93,9 @@ pub struct Destination {
     pub name: Option<String>,
     /// Numbers that must live in this WABA.
     pub numbers: Vec<NumberSpec>,
+    /// Overrides `defaults.templates`, key by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<TemplateSettings>,
 }
 
 /// A phone number that must live in its destination WABA.

@@ -203,6 +203,8 @@ pub fn template_view(template: &MessageTemplate) -> TemplateView {
         status: template.status.clone(),
         quality: template.quality().cloned(),
         category: template.category.clone(),
+        components: template.components.clone(),
+        parameter_format: template.parameter_format.clone(),
     }
 }
 

@@ -128,6 +128,26 @@ pub struct TemplateView {
     pub status: Option<TemplateStatus>,
     pub quality: Option<QualityRating>,
     pub category: Option<TemplateCategory>,
+    /// As Graph listed them; what a template is re-created from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter_format: Option<String>,
+}
+
+/// Header formats whose media Meta keeps as an upload handle valid only where it was uploaded.
+const MEDIA_FORMATS: &[&str] = &["IMAGE", "VIDEO", "DOCUMENT"];
+
+impl TemplateView {
+    /// A HEADER component with an image, video or document: its media cannot be copied into a
+    /// new template without a fresh upload.
+    pub fn has_media_header(&self) -> bool {
+        self.components.iter().flatten().any(|component| {
+            let text = |key: &str| component.get(key).and_then(serde_json::Value::as_str).unwrap_or_default();
+            text("type").eq_ignore_ascii_case("HEADER")
+                && MEDIA_FORMATS.iter().any(|format| text("format").eq_ignore_ascii_case(format))
+        })
+    }
 }
 
 /// A phone-number node as listed on a WABA (or read by id).

@@ -5,7 +5,9 @@
 use jiff::Timestamp;
 
 use crate::journal::{CodeRequest, Journal, NumberRecord};
-use crate::manifest::{CodeMethod, DesiredDestination, DesiredNumber, DesiredState, PhoneNumber, SecretRef};
+use crate::manifest::{
+    CodeMethod, DesiredDestination, DesiredNumber, DesiredState, PhoneNumber, SecretRef, TemplatePolicy,
+};
 use crate::observe::{
     Access, AppRef, BusinessRef, NumberView, Presence, Snapshot, TemplateView, TokenView, WabaView,
 };
@@ -106,7 +108,18 @@ pub fn template(name: &str, status: &str, quality: &str) -> TemplateView {
         status: Some(status.into()),
         quality: Some(quality.into()),
         category: Some("UTILITY".into()),
+        components: None,
+        parameter_format: None,
     }
+}
+
+/// The same template with an image header, as Graph lists one.
+pub fn with_media_header(mut template: TemplateView) -> TemplateView {
+    template.components = Some(vec![
+        serde_json::json!({"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1hZ2U="]}}),
+        serde_json::json!({"type": "BODY", "text": "Hello {{1}}"}),
+    ]);
+    template
 }
 
 /// Desired state, live state and journal for one planning run.
@@ -147,9 +160,19 @@ impl World {
     }
 
     pub fn destination(&mut self, waba: &str, name: Option<&str>) {
-        self.desired
-            .destinations
-            .push(DesiredDestination { waba: waba.into(), name: name.map(str::to_owned) });
+        self.desired.destinations.push(DesiredDestination {
+            waba: waba.into(),
+            name: name.map(str::to_owned),
+            templates: Default::default(),
+        });
+    }
+
+    /// `templates: { ensure: true, except }` for a destination of the manifest.
+    pub fn ensure_templates(&mut self, waba: &str, except: &[&str]) {
+        let destination =
+            self.desired.destinations.iter_mut().find(|d| d.waba == waba).expect("fixture destination");
+        destination.templates =
+            TemplatePolicy { ensure: true, except: except.iter().map(|name| (*name).to_owned()).collect() };
     }
 
     pub fn put(&mut self, waba: WabaView) {

@@ -16,5 +16,8 @@ pub(crate) mod fixtures;
 mod tests;
 
 pub use drift::{Drift, Severity};
-pub use model::{Action, Check, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast, Unmanaged};
+pub use model::{
+    Action, Check, CheckStatus, DestinationPlan, NumberPlan, Plan, PlannedTemplate, Step, Summary,
+    TemplateForecast, TemplateMethod, TemplatePlan, TemplateSource, Unmanaged,
+};
 pub use planner::{exit_status, plan, plan_digest};

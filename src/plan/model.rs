@@ -18,6 +18,10 @@ pub struct Plan {
     pub summary: Summary,
     pub numbers: Vec<NumberPlan>,
     pub unmanaged: Vec<Unmanaged>,
+    /// Destinations whose templates wamig manages (`templates: { ensure: true }`), in manifest
+    /// order; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<DestinationPlan>,
     /// Digest of everything above plus the two inputs' digests; shown in reviews so an approved
     /// plan can be matched with the one applied.
     pub digest: String,
@@ -44,6 +48,14 @@ pub struct Summary {
     pub in_sync: usize,
     pub blocked: usize,
     pub unmanaged: usize,
+    /// Templates to migrate or re-create in destinations with `templates: { ensure: true }`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub templates: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,6 +159,93 @@ pub struct TemplateForecast {
     /// Why the forecast is incomplete, when `known` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_reason: Option<String>,
+    /// The destination has `templates: { ensure: true }`: what Meta does not duplicate, wamig
+    /// migrates (see the plan's `destinations`), so nothing is left to do by hand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed: bool,
+}
+
+/// A destination whose templates wamig manages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationPlan {
+    pub waba: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub templates: TemplatePlan,
+}
+
+/// How the templates of one source WABA reach the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateMethod {
+    /// Meta's template migration API: both WABAs represent the same business (or that could
+    /// not be read, and Meta decides).
+    Migrate,
+    /// The WABAs represent different businesses, which Meta's migration API refuses: each
+    /// template is submitted anew from the source's definition, and Meta reviews it again.
+    Recreate,
+}
+
+/// A source WABA of the destination's numbers, whose templates must be there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateSource {
+    pub waba: String,
+    pub method: TemplateMethod,
+    /// Why the method was chosen, for people.
+    pub reason: String,
+}
+
+/// One source template that must arrive in the destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedTemplate {
+    pub name: String,
+    pub language: Option<String>,
+    pub source_waba: String,
+    /// The template's id in the source.
+    pub id: Option<String>,
+}
+
+impl PlannedTemplate {
+    /// `name (language)`, as every rendering names a template.
+    pub fn display(&self) -> String {
+        match &self.language {
+            Some(language) => format!("{} ({language})", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// What `templates: { ensure: true }` asks of one destination against the live state.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TemplatePlan {
+    /// `false` when a source's or the destination's templates could not be read (or a number's
+    /// source is not known): the lists are then incomplete.
+    pub known: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_reasons: Vec<String>,
+    pub sources: Vec<TemplateSource>,
+    /// Missing, to be copied with Meta's template migration API.
+    pub to_migrate: Vec<PlannedTemplate>,
+    /// Missing, to be submitted anew (another business): new submissions Meta reviews again.
+    pub to_recreate: Vec<PlannedTemplate>,
+    /// Already in the destination (same name and language), with its status there when it is
+    /// not APPROVED.
+    pub present: Vec<String>,
+    /// Missing, but the destination's template limit leaves no room for them.
+    pub left_out: Vec<PlannedTemplate>,
+    /// Source templates that cannot be migrated, with why (status, quality, media header).
+    pub cannot: Vec<(String, String)>,
+    /// Source templates the manifest's `except` leaves alone.
+    pub excepted: Vec<String>,
+    /// Free template slots in the destination if its limit is Meta's usual 250.
+    pub destination_room: usize,
+}
+
+impl TemplatePlan {
+    /// Templates this plan would write.
+    pub fn changes(&self) -> usize {
+        self.to_migrate.len() + self.to_recreate.len()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,7 +260,7 @@ pub struct Unmanaged {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.summary.migrate + self.summary.resume > 0
+        self.summary.migrate + self.summary.resume + self.summary.templates > 0
     }
 
     pub fn has_blocked(&self) -> bool {

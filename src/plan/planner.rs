@@ -1,6 +1,7 @@
 //! Owns the planner: the pure function `(desired state, snapshot, journal, now) -> Plan`. Where
 //! a number stands comes from `crate::migration` (the one state machine apply and `status` use
-//! too); the eligibility checks are in `checks`, the template forecast in `templates`, the diff
+//! too); the eligibility checks are in `checks`, the template forecast and the templates of
+//! destinations with `templates: { ensure: true }` in `templates`, the diff
 //! lines and notes in `lines`. It must not perform I/O or read the clock (time comes in as
 //! `now`, and only `created_at` and the read-lag judgement depend on it, so re-planning later
 //! against the same live state yields the same digest). It never copies a secret into the plan:
@@ -13,12 +14,13 @@ use jiff::Timestamp;
 use super::checks::checks;
 use super::lines::{lines, notes};
 use super::model::{
-    Action, CheckStatus, DEFAULT_TTL_SECONDS, FORMAT_VERSION, NumberPlan, Plan, Summary, Unmanaged,
+    Action, CheckStatus, DEFAULT_TTL_SECONDS, DestinationPlan, FORMAT_VERSION, NumberPlan, Plan, Summary,
+    Unmanaged,
 };
-use super::templates::forecast;
+use super::templates::{destination_plan, forecast};
 use crate::ExitStatus;
 use crate::journal::{CodeRequest, Journal, NumberRecord};
-use crate::manifest::{DesiredNumber, DesiredState};
+use crate::manifest::{DesiredDestination, DesiredNumber, DesiredState};
 use crate::migration::{self, Position, Stage};
 use crate::observe::{NumberView, Snapshot, WabaView};
 
@@ -39,9 +41,18 @@ pub fn plan(
     journal: &Journal,
     now: Timestamp,
 ) -> Plan {
-    let numbers: Vec<NumberPlan> =
+    let mut numbers: Vec<NumberPlan> =
         desired.numbers.iter().map(|number| plan_number(number, desired, snapshot, journal, now)).collect();
     let unmanaged = unmanaged(desired, snapshot);
+    let managed: Vec<&DesiredDestination> =
+        desired.destinations.iter().filter(|d| d.templates.ensure).collect();
+    let destinations: Vec<DestinationPlan> =
+        managed.iter().map(|destination| destination_plan(destination, &numbers, snapshot)).collect();
+    for number in &mut numbers {
+        if let Some(forecast) = &mut number.templates {
+            forecast.managed = managed.iter().any(|d| d.waba == number.destination_waba);
+        }
+    }
     let count = |action: Action| numbers.iter().filter(|n| n.action == action).count();
     let summary = Summary {
         migrate: count(Action::Migrate),
@@ -49,6 +60,7 @@ pub fn plan(
         in_sync: count(Action::InSync),
         blocked: count(Action::Blocked),
         unmanaged: unmanaged.len(),
+        templates: destinations.iter().map(|d| d.templates.changes()).sum(),
     };
     let mut notes = Vec::new();
     if numbers.iter().any(|n| n.action != Action::InSync) {
@@ -63,6 +75,7 @@ pub fn plan(
         summary,
         numbers,
         unmanaged,
+        destinations,
         digest: String::new(),
         manifest_digest: manifest_digest.to_owned(),
         snapshot_digest: snapshot.digest(),

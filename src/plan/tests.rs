@@ -681,6 +681,124 @@ fn scenario_templates() {
     snapshot_all("templates", &plan);
 }
 
+/// `templates: { ensure: true }`: what is missing in the destination from each source, by the
+/// method the businesses allow: migrated (same business, GREEN and UNKNOWN quality), re-created
+/// (another business, media headers excepted), left out by the limit, left alone by `except`,
+/// and what cannot be known.
+#[test]
+fn scenario_templates_ensure() {
+    let mut world = ready();
+    world.ensure_templates(DEST, &["winback_offer"]);
+    let mut dest: Vec<_> =
+        (0..244).map(|i| template(&format!("promo_{i:03}"), "APPROVED", "GREEN")).collect();
+    dest.push(template("welcome", "APPROVED", "GREEN"));
+    dest.push(template("spring_sale", "REJECTED", "UNKNOWN"));
+    dest.push(template("old_notice", "DELETED", "UNKNOWN"));
+    world.waba(DEST).templates = Some(dest);
+    let mut welcome_es = template("welcome", "APPROVED", "UNKNOWN");
+    welcome_es.language = Some("es_ES".into());
+    world.waba(SOURCE).templates = Some(vec![
+        template("welcome", "APPROVED", "GREEN"),
+        welcome_es,
+        template("spring_sale", "APPROVED", "GREEN"),
+        template("order_update", "APPROVED", "GREEN"),
+        with_media_header(template("catalog_drop", "APPROVED", "UNKNOWN")),
+        template("zz_survey", "APPROVED", "GREEN"),
+        template("loyalty_points", "APPROVED", "YELLOW"),
+        template("new_offer", "PENDING", "UNKNOWN"),
+        template("winback_offer", "APPROVED", "GREEN"),
+    ]);
+    // A second source run for another business: its templates can only be submitted anew.
+    let other = "102289599333333";
+    let mut other_waba = waba(other, "Acme Outlet");
+    other_waba.owner_business =
+        Some(BusinessRef { id: "999999999999999".into(), name: Some("Outlet Co".into()) });
+    other_waba.templates = Some(vec![
+        template("store_hours", "APPROVED", "GREEN"),
+        with_media_header(template("flyer", "APPROVED", "GREEN")),
+        template("order_update", "APPROVED", "GREEN"),
+        template("zz_extra", "APPROVED", "GREEN"),
+    ]);
+    world.put(other_waba);
+    world.list(other, live_number(B, "200000000000002"));
+    world.want(B, DEST, Some(other));
+    world.want(C, DEST, None);
+
+    let plan = world.plan();
+    let templates = &plan.destinations[0].templates;
+    let names = |list: &[crate::plan::PlannedTemplate]| list.iter().map(|t| t.display()).collect::<Vec<_>>();
+    // Room for 4 new names, taken source by source in name order; welcome (es_ES) is a
+    // translation of a name already there and takes no slot; order_update is the first
+    // source's.
+    assert_eq!(
+        names(&templates.to_migrate),
+        ["catalog_drop (en_US)", "order_update (en_US)", "welcome (es_ES)", "zz_survey (en_US)"]
+    );
+    assert_eq!(names(&templates.to_recreate), ["store_hours (en_US)"]);
+    assert_eq!(names(&templates.left_out), ["zz_extra (en_US)"]);
+    assert_eq!(templates.present, ["spring_sale (en_US) [REJECTED there]", "welcome (en_US)"]);
+    assert_eq!(templates.excepted, ["winback_offer (en_US)"]);
+    let cannot: Vec<&str> = templates.cannot.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(cannot, ["loyalty_points (en_US)", "new_offer (en_US)", "flyer (en_US)"]);
+    assert!(!templates.known, "the source of C is not known");
+    assert_eq!(plan.summary.templates, 5);
+    assert!(plan.numbers[0].templates.as_ref().unwrap().managed);
+    snapshot_all("templates_ensure", &plan);
+}
+
+#[test]
+fn ensured_templates_all_there_are_in_sync_and_only_missing_ones_are_changes() {
+    let mut world = World::new();
+    world.list(DEST, live_number(A, "300000000000001"));
+    world.want(A, DEST, Some(SOURCE));
+    world.ensure_templates(DEST, &[]);
+    world.waba(SOURCE).templates = Some(vec![
+        template("welcome", "APPROVED", "GREEN"),
+        template("fresh", "APPROVED", "UNKNOWN"),
+        template("draft", "PENDING", "UNKNOWN"),
+    ]);
+    world.waba(DEST).templates = Some(vec![template("welcome", "APPROVED", "UNKNOWN")]);
+    let plan = world.plan();
+    assert_eq!(plan.summary.in_sync, 1);
+    assert_eq!(plan.summary.templates, 1, "fresh (UNKNOWN quality) is missing");
+    assert!(plan.has_changes());
+    assert_eq!(exit_status(&plan, true), ExitStatus::Changes);
+    assert!(text(&plan, &Styles::plain()).contains("1 template to add."));
+
+    world.waba(DEST).templates.as_mut().unwrap().push(template("fresh", "PENDING", "UNKNOWN"));
+    let plan = world.plan();
+    assert_eq!(plan.summary.templates, 0);
+    assert!(!plan.has_changes());
+    assert_eq!(exit_status(&plan, true), ExitStatus::Success);
+    let shown = text(&plan, &Styles::plain());
+    assert!(shown.contains("= templates of WABA 104996122399160 (acme-prod) are in sync: 2 already there, 1 cannot be migrated"), "{shown}");
+
+    // Without `ensure`, the same world has no template section and no template changes.
+    world.desired.destinations[0].templates = Default::default();
+    world.waba(DEST).templates.as_mut().unwrap().pop();
+    let plan = world.plan();
+    assert!(plan.destinations.is_empty());
+    assert!(!plan.has_changes());
+    assert!(!json(&plan).contains("\"destinations\""));
+}
+
+#[test]
+fn template_eligibility_for_duplication_and_for_the_migration_api() {
+    use super::templates::{duplication_eligibility, migration_eligibility};
+    let green = template("a", "APPROVED", "GREEN");
+    let unknown = template("a", "APPROVED", "UNKNOWN");
+    assert!(duplication_eligibility(&green).is_ok() && migration_eligibility(&green).is_ok());
+    assert_eq!(duplication_eligibility(&unknown), Err("quality UNKNOWN".into()));
+    assert!(migration_eligibility(&unknown).is_ok());
+    assert_eq!(migration_eligibility(&template("a", "APPROVED", "YELLOW")), Err("quality YELLOW".into()));
+    assert_eq!(migration_eligibility(&template("a", "PAUSED", "GREEN")), Err("status PAUSED".into()));
+    let mut silent = template("a", "APPROVED", "GREEN");
+    silent.quality = None;
+    assert_eq!(migration_eligibility(&silent), Err("quality not known".into()));
+    assert!(with_media_header(green.clone()).has_media_header());
+    assert!(!green.has_media_header());
+}
+
 /// Sources that list a number as MIGRATED: after verification (resume at register), as the
 /// manifest's source although the number moved on (blocked), and as the only trace of a number
 /// that now lives in a WABA wamig does not observe (migrate, source unknown).

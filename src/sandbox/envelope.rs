@@ -575,6 +575,50 @@ impl GraphError {
     pub fn internal(what: &str) -> Self {
         Self::new(500, 1, OAUTH, format!("An unknown error occurred: {what}")).transient()
     }
+
+    // ----- templates: migrate_message_templates and message_templates ------------------------
+
+    /// Graph's answer to a request that ran out of time (Meta asks for a smaller `count`).
+    pub fn reduce_data() -> Self {
+        Self::new(
+            500,
+            1,
+            OAUTH,
+            "Please reduce the amount of data you're asking for, then retry your request",
+        )
+        .transient()
+    }
+
+    /// Meta's rule; its code and text are not documented (see the README).
+    pub fn templates_different_business() -> Self {
+        Self::new(
+            400,
+            100,
+            OAUTH,
+            "(#100) The source and destination WhatsApp Business Accounts must belong to the same business to migrate templates",
+        )
+    }
+
+    pub fn template_exists(name: &str, language: &str) -> Self {
+        Self::new(400, 100, OAUTH, "(#100) Invalid parameter").subcode(2388024).user(
+            "Content in this language already exists",
+            format!("There is already {language} content for the template {name}."),
+        )
+    }
+
+    pub fn template_limit(limit: usize) -> Self {
+        Self::new(400, 100, OAUTH, "(#100) Invalid parameter").subcode(2388019).user(
+            "Message template limit exceeded",
+            format!("This WhatsApp Business Account has reached its limit of {limit} message templates."),
+        )
+    }
+
+    pub fn template_media_handle() -> Self {
+        Self::new(400, 100, OAUTH, "(#100) Invalid parameter").subcode(2388047).user(
+            "Invalid header format",
+            "A media header's sample must be a handle from the Resumable Upload API.",
+        )
+    }
 }
 
 #[cfg(test)]

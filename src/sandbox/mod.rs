@@ -260,7 +260,10 @@ impl SandboxHandle {
     }
 
     pub fn templates(&self, waba_id: &str) -> Vec<TemplateSnapshot> {
-        self.shared.lock().state.templates_of(waba_id)
+        let mut inner = self.shared.lock();
+        let now = inner.now();
+        inner.state.settle_template_reviews(now);
+        inner.state.templates_of(waba_id)
     }
 
     /// One report per verified migration: copied, rejected, left out for the limit, ...

@@ -56,6 +56,13 @@ fn the_demo_walks_a_whole_migration() {
         "left out: delivery_reminder",
         "is in sync",
         "wamig plan exited 0",
+        "templates: { ensure: true }",
+        "+ migrate from WABA 102289599326934 with Meta's template migration: delivery_reminder (en_US), login_code (en_US)",
+        "2 templates to add.",
+        "wamig plan exited 2",
+        "migrated: delivery_reminder (en_US), login_code (en_US)",
+        "= templates of WABA 104996122399160 (acme-cloud) are in sync",
+        "wamig plan exited 0",
         "wamig sandbox --world examples/sandbox/world.yaml",
     ];
     let mut from = 0;
@@ -81,9 +88,17 @@ fn the_demo_speaks_json_events_when_asked() {
     let events: Vec<serde_json::Value> =
         transcript.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
-    for name in
-        ["plan_ready", "step_started", "step_finished", "awaiting_code", "retry", "verified", "summary"]
-    {
+    for name in [
+        "plan_ready",
+        "step_started",
+        "step_finished",
+        "awaiting_code",
+        "retry",
+        "verified",
+        "templates_started",
+        "templates_finished",
+        "summary",
+    ] {
         assert!(names.contains(&name), "no {name} event in {names:?}");
     }
 }

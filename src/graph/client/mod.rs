@@ -10,6 +10,8 @@
 mod reads;
 mod writes;
 
+pub use writes::{CreatedTemplate, TEMPLATE_MIGRATION_MAX, TEMPLATE_MIGRATION_TIMEOUT, TemplateMigration};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -438,6 +440,9 @@ impl GraphClient {
             pairs.extend(proof);
             request = request.form(&pairs);
         }
+        if call.op == Operation::MigrateTemplates {
+            request = request.timeout(self.inner.request_timeout.min(writes::TEMPLATE_MIGRATION_TIMEOUT));
+        }
         let started = Instant::now();
         let response = match request.send().await {
             Ok(response) => response,
@@ -522,6 +527,15 @@ impl GraphClient {
         let text = self.scrub_text(&describe(&error.without_url()), call);
         let (class, detail) = if connect {
             (ErrorClass::Network, format!("could not connect to {}: {text}", self.inner.base))
+        } else if timeout && call.op == Operation::MigrateTemplates {
+            // What arrived is read back from the destination before anything is asked again.
+            (
+                ErrorClass::Timeout,
+                format!(
+                    "no answer within {}; some templates may have been migrated",
+                    human_duration(self.inner.request_timeout.min(writes::TEMPLATE_MIGRATION_TIMEOUT))
+                ),
+            )
         } else if call.op.is_write() {
             (
                 ErrorClass::OutcomeUnknown,

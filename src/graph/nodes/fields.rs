@@ -41,8 +41,10 @@ pub const PHONE_NUMBER_FIELDS: &[&str] = &[
 
 pub const SUBSCRIBED_APP_FIELDS: &[&str] = &["whatsapp_business_api_data"];
 
+/// `components` tells a media header apart and is what a template is re-created from;
+/// `parameter_format` goes with it.
 pub const MESSAGE_TEMPLATE_FIELDS: &[&str] =
-    &["id", "name", "language", "status", "category", "quality_score"];
+    &["id", "name", "language", "status", "category", "quality_score", "components", "parameter_format"];
 
 /// Page size asked for on edges (Graph's maximum for `phone_numbers` is 100).
 pub const EDGE_PAGE_LIMIT: u32 = 100;
@@ -164,7 +166,9 @@ mod tests {
         assert!(full.contains(",phone_numbers.limit(100){id,display_phone_number,verified_name,"));
         assert!(full.contains(",subscribed_apps{whatsapp_business_api_data},"));
         assert!(
-            full.ends_with(",message_templates.limit(100){id,name,language,status,category,quality_score}")
+            full.ends_with(
+                ",message_templates.limit(100){id,name,language,status,category,quality_score,components,parameter_format}"
+            )
         );
         let without = waba_fields_with_edges().without("is_pin_enabled");
         assert!(waba_fields_with_edges().contains("is_pin_enabled"));

@@ -313,6 +313,21 @@ pub struct MessageTemplate {
     pub status: Option<TemplateStatus>,
     pub category: Option<TemplateCategory>,
     pub quality_score: Option<TemplateQuality>,
+    /// HEADER, BODY, FOOTER, BUTTONS objects, kept as Graph sent them: wamig reads only a
+    /// header's `format` and hands the rest back unchanged when it re-creates a template.
+    #[serde(deserialize_with = "lenient_objects")]
+    pub components: Option<Vec<Value>>,
+    /// `POSITIONAL` (`{{1}}`) or `NAMED` (`{{first_name}}`) variables.
+    #[serde(deserialize_with = "lenient_string")]
+    pub parameter_format: Option<String>,
+}
+
+/// A list of objects; anything else (or a non-object item) is left out.
+fn lenient_objects<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Value>>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => Some(items.into_iter().filter(Value::is_object).collect()),
+        _ => None,
+    })
 }
 
 impl MessageTemplate {
@@ -352,7 +367,10 @@ mod tests {
                 "id": "67084...", "link": "https://www.facebook.com/games/?app_id=67084", "name": "Jaspers Market"}}]},
             "message_templates": {"data": [
                 {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
-                 "id": "594425479261596", "quality_score": {"score": "GREEN", "date": 1699920000}},
+                 "id": "594425479261596", "quality_score": {"score": "GREEN", "date": 1699920000},
+                 "parameter_format": "POSITIONAL",
+                 "components": [{"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW"]}},
+                                {"type": "BODY", "text": "Hi {{1}}"}, "odd"]},
                 {"name": "promo", "language": "es", "status": "BRAND_NEW_STATUS", "category": "MARKETING",
                  "id": 594425479261597_u64, "quality_score": "UNKNOWN"}
             ]}
@@ -378,6 +396,9 @@ mod tests {
         assert_eq!(templates[1].quality(), Some(&QualityRating::Unknown));
         assert_eq!(templates[1].id, "594425479261597");
         assert_eq!(templates[1].status, Some(TemplateStatus::Other("BRAND_NEW_STATUS".into())));
+        assert_eq!(templates[0].components.as_ref().map(Vec::len), Some(2), "a non-object item is left out");
+        assert_eq!(templates[0].parameter_format.as_deref(), Some("POSITIONAL"));
+        assert_eq!(templates[1].components, None);
     }
 
     #[test]

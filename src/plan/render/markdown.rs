@@ -8,8 +8,8 @@
 use similar::{ChangeTag, TextDiff};
 
 use super::{
-    count_checks, destination_label, drift_line, drift_suffix, headline, source_label, steps_line,
-    summary_line, symbol, template_summary,
+    TemplateLine, count_checks, destination_label, drift_line, drift_suffix, headline, source_label,
+    steps_line, summary_line, symbol, template_headline, template_lines, template_summary, template_symbol,
 };
 use crate::plan::drift::Severity;
 use crate::plan::model::{Action, CheckStatus, NumberPlan, Plan};
@@ -22,6 +22,8 @@ const DETAILS_BUDGET: usize = 60_000;
 /// and some details always fit.
 const TABLE_BUDGET: usize = 24_000;
 const UNMANAGED_BUDGET: usize = 30_000;
+/// Destinations' templates stop here, between the numbers table and the unmanaged list.
+const TEMPLATES_BUDGET: usize = 27_000;
 
 /// Renders the plan for a pull-request comment. Lengths are counted in bytes, which is never
 /// less than GitHub's character count, so the limit holds for any text.
@@ -84,6 +86,40 @@ pub fn markdown(plan: &Plan) -> String {
             ));
         }
         out.push('\n');
+    }
+
+    if !plan.destinations.is_empty() {
+        // Bounded: each list names at most a few templates before "and N more".
+        out.push_str("### Templates\n\n");
+        let mut cut = 0;
+        for destination in &plan.destinations {
+            let mut block = format!(
+                "**{}** {}\n",
+                escape(template_symbol(destination)),
+                escape(&template_headline(destination))
+            );
+            for (kind, line) in template_lines(destination) {
+                let mark = match kind {
+                    TemplateLine::Add => "➕ ",
+                    TemplateLine::Missing => "⚠️ ",
+                    TemplateLine::Unknown => "❔ ",
+                    TemplateLine::Info => "",
+                };
+                block.push_str(&format!("- {mark}{}\n", escape(&line)));
+            }
+            block.push('\n');
+            if cut > 0 || out.len() + block.len() > TEMPLATES_BUDGET {
+                cut += 1;
+            } else {
+                out.push_str(&block);
+            }
+        }
+        if cut > 0 {
+            out.push_str(&format!(
+                "*… templates of {cut} more destination{} not shown; see the JSON plan.*\n\n",
+                plural(cut)
+            ));
+        }
     }
 
     if !plan.unmanaged.is_empty() {

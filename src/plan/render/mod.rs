@@ -14,7 +14,10 @@ pub use text::text;
 use std::borrow::Cow;
 
 use super::drift::Severity;
-use super::model::{Action, CheckStatus, NumberPlan, Plan, Step, Summary, TemplateForecast};
+use super::model::{
+    Action, CheckStatus, DestinationPlan, NumberPlan, Plan, PlannedTemplate, Step, Summary, TemplateForecast,
+    TemplateMethod,
+};
 
 /// The plan with every text escaped for a terminal (control and bidirectional characters), for
 /// the text and markdown renderings: names, ids and messages come from the manifest, from Graph
@@ -48,10 +51,116 @@ pub(crate) fn terminal_safe(plan: &Plan) -> Cow<'_, Plan> {
 
 /// The one-line summary both human renderings end or start with.
 pub fn summary_line(summary: &Summary) -> String {
+    let templates = match summary.templates {
+        0 => String::new(),
+        1 => ", 1 template to add".to_owned(),
+        n => format!(", {n} templates to add"),
+    };
     format!(
-        "Plan: {} to migrate, {} to resume, {} in sync, {} blocked, {} unmanaged.",
+        "Plan: {} to migrate, {} to resume, {} in sync, {} blocked, {} unmanaged{templates}.",
         summary.migrate, summary.resume, summary.in_sync, summary.blocked, summary.unmanaged
     )
+}
+
+/// What a line of a destination's template plan is about, so each rendering can mark it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TemplateLine {
+    /// Will be written.
+    Add,
+    /// Missing, and wamig will not write it.
+    Missing,
+    /// For information.
+    Info,
+    /// Something could not be read.
+    Unknown,
+}
+
+/// The symbol of a destination's templates: `+` when templates will be added, `=` otherwise.
+pub(crate) fn template_symbol(destination: &DestinationPlan) -> &'static str {
+    if destination.templates.changes() > 0 { "+" } else { "=" }
+}
+
+/// `templates of WABA <id> (<name>)`, then what the plan does there, in one sentence.
+pub(crate) fn template_headline(destination: &DestinationPlan) -> String {
+    let plan = &destination.templates;
+    let label = match &destination.name {
+        Some(name) => format!("WABA {} ({name})", destination.waba),
+        None => format!("WABA {}", destination.waba),
+    };
+    let mut parts = Vec::new();
+    if !plan.to_migrate.is_empty() {
+        parts.push(format!("{} to migrate", plan.to_migrate.len()));
+    }
+    if !plan.to_recreate.is_empty() {
+        parts.push(format!("{} to re-create", plan.to_recreate.len()));
+    }
+    parts.push(format!("{} already there", plan.present.len()));
+    if !plan.left_out.is_empty() {
+        parts.push(format!("{} left out by the limit", plan.left_out.len()));
+    }
+    if !plan.cannot.is_empty() {
+        parts.push(format!("{} cannot be migrated", plan.cannot.len()));
+    }
+    let in_sync = plan.changes() == 0 && plan.known && plan.left_out.is_empty();
+    let state = if in_sync { " are in sync" } else { "" };
+    format!("templates of {label}{state}: {}", parts.join(", "))
+}
+
+fn names(templates: &[PlannedTemplate]) -> Vec<String> {
+    templates.iter().map(PlannedTemplate::display).collect()
+}
+
+/// The lines under a destination's template headline, each with what it is about.
+pub(crate) fn template_lines(destination: &DestinationPlan) -> Vec<(TemplateLine, String)> {
+    let plan = &destination.templates;
+    let mut lines = Vec::new();
+    for source in &plan.sources {
+        let of = |list: &[PlannedTemplate]| -> Vec<PlannedTemplate> {
+            list.iter().filter(|t| t.source_waba == source.waba).cloned().collect()
+        };
+        let (list, what) = match source.method {
+            TemplateMethod::Migrate => {
+                (of(&plan.to_migrate), "migrate from WABA {} with Meta's template migration")
+            }
+            TemplateMethod::Recreate => {
+                (of(&plan.to_recreate), "re-create from WABA {} as new submissions that Meta reviews again")
+            }
+        };
+        if !list.is_empty() {
+            lines.push((
+                TemplateLine::Add,
+                format!("{}: {}", what.replace("{}", &source.waba), bounded_list(&names(&list), ", ")),
+            ));
+        }
+        lines.push((TemplateLine::Info, format!("source WABA {}: {}", source.waba, source.reason)));
+    }
+    if !plan.left_out.is_empty() {
+        lines.push((
+            TemplateLine::Missing,
+            format!(
+                "left out, no room under the destination's limit (Meta's usual {}; ask Meta for more, or free slots): {}",
+                super::planner::TEMPLATE_LIMIT,
+                bounded_list(&names(&plan.left_out), ", ")
+            ),
+        ));
+    }
+    if !plan.present.is_empty() {
+        lines.push((TemplateLine::Info, format!("already there: {}", bounded_list(&plan.present, ", "))));
+    }
+    if !plan.cannot.is_empty() {
+        let items: Vec<String> = plan.cannot.iter().map(|(name, why)| format!("{name}: {why}")).collect();
+        lines.push((TemplateLine::Info, format!("cannot be migrated: {}", bounded_list(&items, "; "))));
+    }
+    if !plan.excepted.is_empty() {
+        lines.push((
+            TemplateLine::Info,
+            format!("left alone (`except`): {}", bounded_list(&plan.excepted, ", ")),
+        ));
+    }
+    for reason in &plan.unknown_reasons {
+        lines.push((TemplateLine::Unknown, reason.clone()));
+    }
+    lines
 }
 
 /// Terraform's change symbols, extended with blocked.
@@ -168,6 +277,11 @@ pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan)
     // Meta duplicates templates when ownership is verified: after that the forecast is a report
     // of what arrived, not of what will.
     let moved = number.action == Action::InSync || !number.steps.contains(&Step::VerifyCode);
+    let by_hand = if forecast.managed {
+        "wamig adds them (`templates: ensure`, below)"
+    } else {
+        "re-create them by hand"
+    };
     let left_out = forecast.left_out.len();
     let to_copy = forecast.eligible.saturating_sub(forecast.already_in_destination + left_out);
     let headline = if forecast.eligible == 0 && forecast.not_eligible.is_empty() {
@@ -177,7 +291,7 @@ pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan)
             format!("all {} eligible source templates are in the destination", forecast.eligible)
         } else {
             format!(
-                "{} of {} eligible source templates are in the destination; {} missing, re-create them by hand",
+                "{} of {} eligible source templates are in the destination; {} missing, {by_hand}",
                 forecast.already_in_destination,
                 forecast.eligible,
                 forecast.eligible - forecast.already_in_destination
@@ -206,8 +320,10 @@ pub(crate) fn template_summary(forecast: &TemplateForecast, number: &NumberPlan)
         return (headline, details);
     }
     if left_out > 0 {
+        let then =
+            if forecast.managed { "see the destination's templates below" } else { "re-create by hand" };
         details.push(format!(
-            "will not fit under the {}-template limit, re-create by hand (Meta picks which): {}",
+            "will not fit under the {}-template limit, {then} (Meta picks which): {}",
             super::planner::TEMPLATE_LIMIT,
             bounded_list(&forecast.left_out, ", ")
         ));
@@ -239,6 +355,7 @@ mod tests {
             format_version: 1,
             summary: Summary::default(),
             numbers: Vec::new(),
+            destinations: Vec::new(),
             unmanaged: vec![crate::plan::model::Unmanaged {
                 phone: "+16315550199".into(),
                 waba: "104996122399160".into(),

@@ -3,11 +3,11 @@
 //! the same function gives plain text when colour is off. It prints nothing itself.
 
 use super::{
-    count_checks, destination_label, drift_line, drift_suffix, headline, steps_line, summary_line, symbol,
-    template_summary,
+    TemplateLine, count_checks, destination_label, drift_line, drift_suffix, headline, steps_line,
+    summary_line, symbol, template_headline, template_lines, template_summary, template_symbol,
 };
 use crate::plan::drift::Severity;
-use crate::plan::model::{Action, CheckStatus, NumberPlan, Plan};
+use crate::plan::model::{Action, CheckStatus, DestinationPlan, NumberPlan, Plan};
 use crate::ui::{Paint, Styles};
 
 const INDENT: &str = "    ";
@@ -23,6 +23,9 @@ pub fn text(plan: &Plan, styles: &Styles) -> String {
     }
     for number in &plan.numbers {
         number_block(&mut out, number, styles);
+    }
+    for destination in &plan.destinations {
+        templates_block(&mut out, destination, styles);
     }
     if !plan.unmanaged.is_empty() {
         out.push_str(&styles.bold.paint("Unmanaged numbers"));
@@ -57,6 +60,25 @@ pub fn text(plan: &Plan, styles: &Styles) -> String {
     out.push_str(&styles.dim.paint(format!("Plan digest: {}", plan.digest)));
     out.push('\n');
     out
+}
+
+fn templates_block(out: &mut String, destination: &DestinationPlan, styles: &Styles) {
+    let paint = if destination.templates.changes() > 0 { styles.add } else { styles.dim };
+    out.push_str(&format!(
+        "{} {}\n",
+        paint.paint(template_symbol(destination)),
+        paint.paint(template_headline(destination))
+    ));
+    for (kind, line) in template_lines(destination) {
+        let line = match kind {
+            TemplateLine::Add => format!("{} {line}", styles.add.paint("+")),
+            TemplateLine::Missing => format!("{} {line}", styles.warning.paint("!")),
+            TemplateLine::Unknown => format!("{} {line}", styles.warning.paint("?")),
+            TemplateLine::Info => styles.dim.paint(line),
+        };
+        out.push_str(&format!("{INDENT}{line}\n"));
+    }
+    out.push('\n');
 }
 
 fn action_paint(action: Action, styles: &Styles) -> Paint {

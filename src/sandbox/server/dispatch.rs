@@ -42,6 +42,7 @@ pub(super) fn concerned_wabas(state: &State, path: &str, params: &BTreeMap<Strin
 
 pub(super) fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>) -> Outcome {
     let now = inner.now();
+    inner.state.settle_template_reviews(now);
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     if segments.len() > 2 {
         return Outcome::err(GraphError::unknown_path(&format!("/{}", segments.join("/"))));
@@ -183,6 +184,12 @@ pub(super) fn dispatch(shared: &Shared, inner: &mut Inner, request: &Request<'_>
                 (Method::POST, "deregister") => charged(inner, &wabas, now, |state| {
                     state.deregister(&caller, id, now).map(|()| success())
                 }),
+                (Method::POST, "migrate_message_templates") => {
+                    charged(inner, &wabas, now, |state| state.migrate_templates(&caller, id, params))
+                }
+                (Method::POST, "message_templates") => {
+                    charged(inner, &wabas, now, |state| state.create_template(&caller, id, params, now))
+                }
                 (Method::POST, "subscribed_apps") => {
                     charged(inner, &wabas, now, |state| state.subscribe(&caller, id).map(|()| success()))
                 }

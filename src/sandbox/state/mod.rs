@@ -34,8 +34,8 @@ use jiff::Timestamp;
 use super::faults::Prng;
 use super::world::{
     AccountMode, CodeVerificationStatus, HealthDef, MessagingLimitTier, NameStatus, NumberStatus, Options,
-    OwnershipType, PlatformType, QualityRating, ReviewStatus, TokenType, VerificationStatus, World,
-    digits_of,
+    OwnershipType, PlatformType, QualityRating, ReviewStatus, TemplateReview, TokenType, VerificationStatus,
+    World, digits_of,
 };
 use crate::secret::Secret;
 
@@ -74,6 +74,8 @@ struct WabaState {
     namespace: String,
     subscribed: Vec<(u64, String, String)>,
     template_limit: u32,
+    template_review: TemplateReview,
+    template_migration_timeout_above: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +268,8 @@ impl State {
                     namespace,
                     subscribed,
                     template_limit: waba.template_limit,
+                    template_review: waba.template_review.clone(),
+                    template_migration_timeout_above: waba.template_migration_timeout_above,
                 },
             );
             for template in &waba.templates {
@@ -282,6 +286,7 @@ impl State {
                         status: template.status,
                         quality_score: template.quality_score,
                         duplicated_for: None,
+                        migrated_from: None,
                         ordinal,
                         body: template
                             .body
@@ -289,6 +294,10 @@ impl State {
                             .unwrap_or_else(|| format!("Hello {{{{1}}}}, this is {}.", template.name)),
                         rejected_when_duplicated: template.rejected_when_duplicated,
                         quality_date: 1_700_000_000,
+                        header: template.header,
+                        components: None,
+                        parameter_format: None,
+                        review: None,
                     },
                 );
             }
