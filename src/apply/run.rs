@@ -102,6 +102,7 @@ async fn add_templates(
             budgets: &shared.budgets,
             cancel: &shared.cancel,
             ui: &shared.ui,
+            clock: &*shared.timing.clock,
         };
         let running = templates::run(&stage, work, &shared.snapshot);
         tokio::pin!(running);

@@ -12,11 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::budget::{Admission, Budgets};
+use super::clock::Clock;
 use super::engine::Cancel;
 use super::report::TemplatesOutcome;
 use crate::graph::{
@@ -105,6 +106,8 @@ pub struct Stage<'a, T> {
     pub budgets: &'a Budgets,
     pub cancel: &'a Cancel,
     pub ui: &'a Ui,
+    /// Apply's clock, which budget waits are on.
+    pub clock: &'a dyn Clock,
 }
 
 /// What the stage did, and each worked destination's templates as read at its end (for the
@@ -171,9 +174,9 @@ async fn admit<T: TemplateCalls>(stage: &Stage<'_, T>, waba: &str) -> Result<(),
     if stage.cancel.is_cancelled() {
         return Err(interrupted());
     }
-    match stage.budgets.admit(waba, stage.calls.templates_budget_used(waba), Instant::now()) {
+    match stage.budgets.admit(waba, stage.calls.templates_budget_used(waba), stage.clock) {
         Admission::Now => Ok(()),
-        Admission::After(wait) if stage.cancel.sleep(wait).await => Ok(()),
+        Admission::After(wait) if stage.cancel.sleep(stage.clock, wait).await => Ok(()),
         Admission::After(_) => Err(interrupted()),
         Admission::Pause(pause) => Err((
             format!(
@@ -423,7 +426,7 @@ async fn send<T: TemplateCalls>(
             Err(error) if error.class() == ErrorClass::Throttled && throttled < THROTTLE_RETRIES => {
                 throttled += 1;
                 let wait = error.retry_after().unwrap_or(Duration::from_secs(60));
-                stage.budgets.throttled(dest, wait, Instant::now());
+                stage.budgets.throttled(dest, wait, stage.clock);
             }
             Err(error) => {
                 return Err(graph_stop(format!("migrating the templates of WABA {source} failed"), &error));

@@ -150,7 +150,8 @@ async fn run_stage(world: &World, fake: &Fake) -> StageResult {
     let budgets = Budgets::new(Duration::from_secs(60), HashMap::new());
     let cancel = Cancel::default();
     let ui = Ui::capture(crate::ui::Level::Info, crate::ui::LogFormat::Text);
-    let stage = Stage { calls: fake, budgets: &budgets, cancel: &cancel, ui: &ui };
+    let clock = crate::apply::clock::SystemClock;
+    let stage = Stage { calls: fake, budgets: &budgets, cancel: &cancel, ui: &ui, clock: &clock };
     run(&stage, &work, &world.snapshot).await
 }
 
