@@ -131,7 +131,7 @@ fn graph_error(op: Operation, status: u16, error: serde_json::Value) -> GraphErr
 }
 
 struct Bench {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     shared: Shared<Arc<Fake>>,
     fake: Arc<Fake>,
     number: DesiredNumber,
@@ -218,7 +218,7 @@ impl Bench {
             drift: Vec::new(),
             manifest_line: None,
         };
-        Bench { _dir: dir, shared, fake, number, plan }
+        Bench { dir, shared, fake, number, plan }
     }
 
     fn record(&self) -> NumberRecord {
@@ -429,7 +429,7 @@ fn the_fake_node_reads_as_its_statuses() {
 #[test]
 fn each_record_is_saved_when_it_returns_though_saves_made_together_are_shared() {
     let bench = Bench::new(None, None);
-    let path = bench._dir.path().join("state.json");
+    let path = bench.dir.path().join("state.json");
     let numbers: Vec<DesiredNumber> = (0..16)
         .map(|n| DesiredNumber {
             phone: Phone::parse(&format!("+1631555{:04}", 200 + n)).unwrap(),
