@@ -2,14 +2,17 @@
 //! WABA, the calls charged to it (Meta charges calls on a WABA and its numbers to that WABA's
 //! hourly budget) and, at Meta's published budget for that kind of WABA, the shortest time they
 //! can take. Pure; the figures follow apply's own call pattern (one observation per WABA, each
-//! remaining write, one closing read per number, one report read per WABA).
+//! remaining write, one closing read per destination: its listing or one call per number,
+//! whichever is fewer, one report read per WABA).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::model::{Action, NumberPlan};
-use crate::graph::{ACTIVE_WABA_CALLS_PER_HOUR as HOURLY_CALLS_ACTIVE, WABA_CALLS_PER_HOUR as HOURLY_CALLS};
+use crate::graph::{
+    ACTIVE_WABA_CALLS_PER_HOUR as HOURLY_CALLS_ACTIVE, EDGE_PAGE_LIMIT, WABA_CALLS_PER_HOUR as HOURLY_CALLS,
+};
 use crate::migration::Step;
 use crate::observe::Snapshot;
 
@@ -68,16 +71,25 @@ impl WabaCost {
 pub fn forecast(numbers: &[NumberPlan], snapshot: &Snapshot) -> Vec<WabaCost> {
     let mut calls: BTreeMap<(String, WabaRole), u64> = BTreeMap::new();
     let mut registers: BTreeMap<String, bool> = BTreeMap::new();
+    let mut settling: BTreeMap<String, u64> = BTreeMap::new();
     for number in numbers.iter().filter(|n| matches!(n.action, Action::Migrate | Action::Resume)) {
         let writes = number.steps.iter().filter(|s| **s != Step::VerifyTemplates).count() as u64;
-        // Each remaining write on the number, and its share of the closing multi-id read.
-        *calls.entry((number.destination_waba.clone(), WabaRole::Destination)).or_default() += writes + 1;
+        // Each remaining write on the number.
+        *calls.entry((number.destination_waba.clone(), WabaRole::Destination)).or_default() += writes;
+        *settling.entry(number.destination_waba.clone()).or_default() += 1;
         if number.steps.contains(&Step::Register) {
             registers.insert(number.destination_waba.clone(), true);
         }
         if let Some(source) = &number.source_waba {
             calls.entry((source.clone(), WabaRole::Source)).or_default();
         }
+    }
+    // The closing read: the destination's listing (a call a page) or its numbers by id (a call
+    // each), whichever is fewer.
+    for (waba, reading) in settling {
+        let there = snapshot.waba(&waba).and_then(|w| w.numbers.as_ref()).map_or(0, Vec::len) as u64;
+        let listing = (there + reading).div_ceil(u64::from(EDGE_PAGE_LIMIT));
+        *calls.entry((waba, WabaRole::Destination)).or_default() += reading.min(listing);
     }
     calls
         .into_iter()
@@ -115,12 +127,13 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_costs_its_writes_one_closing_read_and_the_shared_reads() {
+    fn a_migration_costs_its_writes_a_share_of_one_closing_read_and_the_shared_reads() {
         let plan = world(3).plan();
         let cost = &plan.cost;
         assert_eq!(cost.len(), 2);
         let dest = cost.iter().find(|c| c.role == WabaRole::Destination).unwrap();
-        assert_eq!(dest.calls, 3 * (4 + 1) + 2);
+        // The new destination's listing is one call, fewer than reading 3 numbers by id.
+        assert_eq!(dest.calls, 3 * 4 + 1 + 2);
         assert_eq!(dest.budget_per_hour, HOURLY_CALLS);
         assert!(dest.becomes_active);
         assert_eq!(dest.shortest_hours, 0);
@@ -131,17 +144,17 @@ mod tests {
 
     #[test]
     fn a_forecast_over_an_hour_is_a_note_with_its_arithmetic() {
-        let mut world = world(50);
+        let mut world = world(70);
         for number in &mut world.desired.numbers {
             number.register = false;
         }
         let plan = world.plan();
         let dest = plan.cost.iter().find(|c| c.role == WabaRole::Destination).unwrap();
-        assert_eq!(dest.calls, 50 * (3 + 1) + 2);
+        assert_eq!(dest.calls, 70 * 3 + 1 + 2);
         assert!(!dest.becomes_active);
         assert_eq!(dest.shortest_hours, 1);
         let note = plan.notes.iter().find(|n| n.contains("Graph calls")).expect("a note");
-        assert!(note.contains("202 Graph calls to destination WABA 104996122399160"), "{note}");
+        assert!(note.contains("213 Graph calls to destination WABA 104996122399160"), "{note}");
         assert!(note.contains("at least 1 hour"), "{note}");
     }
 }

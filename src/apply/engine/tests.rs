@@ -448,7 +448,10 @@ fn each_record_is_saved_when_it_returns_though_saves_made_together_are_shared() 
         }
     });
     // Several numbers' facts at once: one save, every one of them in it.
-    bench.shared.record_all(numbers.iter().map(|n| (n, 2)), |r, requests| r.code_requests = requests).unwrap();
+    bench
+        .shared
+        .record_all(numbers.iter().map(|n| (n, 2)), |r, requests| r.code_requests = requests)
+        .unwrap();
     let saved = Journal::load(&path).unwrap();
     assert!(numbers.iter().all(|n| saved.get(&n.phone.e164()).map(|r| r.code_requests) == Some(2)));
 }
