@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use wamig::apply::clock::{Clock, SimulatedClock};
+use wamig::apply::clock::{Clock, RuntimeClock};
 use wamig::apply::engine::Timing;
 use wamig::apply::run::ApplyOptions;
 use wamig::graph::{GraphClient, GraphConfig, Sleeper};
@@ -97,7 +97,14 @@ fn main() {
         rows.push(runtime.block_on(bench_apply(latency)));
     }
     if wanted("budget") {
-        rows.push(runtime.block_on(bench_apply_at_budget(latency)));
+        // Simulated time: the runtime's clock stands still while anything has work to do and
+        // jumps to the next timer when everything waits.
+        let paused = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        rows.push(paused.block_on(bench_apply_at_budget(latency)));
     }
     if wanted("validate") {
         rows.push(bench_validate());
@@ -418,9 +425,9 @@ async fn bench_apply(latency: Duration) -> Row {
 
 /// 200 numbers into one new destination WABA at Meta's budgets, not registered (a destination
 /// with a registered number has 5,000 calls an hour, which 200 numbers never reach), so the 200
-/// calls an hour govern the whole run. Time is simulated: apply's waits move its clock and the
-/// sandbox's forward instead of waiting, and `--max-wait` is long enough for one run to go
-/// through.
+/// calls an hour govern the whole run. Time is simulated (run in a paused runtime): apply's
+/// waits take no time, the sandbox's clock is moved along with apply's, and `--max-wait` is long
+/// enough for one run to go through.
 async fn bench_apply_at_budget(latency: Duration) -> Row {
     const NUMBERS: usize = 200;
     const PARALLELISM: usize = 8;
@@ -435,7 +442,7 @@ async fn bench_apply_at_budget(latency: Duration) -> Row {
     let manifest = wamig::manifest::load(&path).expect("benchmark manifest is valid");
 
     let moved = sandbox.clone();
-    let clock = Arc::new(SimulatedClock::new().on_advance(move |step| moved.advance_clock(step)));
+    let clock = Arc::new(RuntimeClock::new().on_advance(move |step| moved.advance_clock(step)));
     let timing =
         Timing { clock: clock.clone(), max_wait: Duration::from_secs(6 * 3600), ..Timing::default() };
     let options = apply_options(dir.path(), PARALLELISM, timing);
@@ -446,11 +453,21 @@ async fn bench_apply_at_budget(latency: Duration) -> Row {
         async move { clock.sleep(wait).await }
     });
     let graph = GraphClient::new(config(&sandbox, PARALLELISM).with_sleeper(sleeper)).expect("client");
-    let ui = quiet_ui();
+    let trace = std::env::var("WAMIG_BENCH_TRACE").ok();
+    let ui = if trace.is_some() { Ui::capture(Level::Debug, LogFormat::Json) } else { quiet_ui() };
     let started = Instant::now();
     let status = wamig::apply::run::run(&manifest, graph, options, &ui).await;
     let wall = started.elapsed();
     let simulated = clock.elapsed();
+    if let Some(trace) = trace {
+        std::fs::write(&trace, ui.captured()).expect("trace");
+        let log: Vec<String> = sandbox
+            .requests()
+            .iter()
+            .map(|r| format!("{} {} {} {:?} {:?}", r.time, r.method, r.path, r.error_code, r.charged))
+            .collect();
+        std::fs::write(format!("{trace}.sandbox"), log.join("\n")).expect("trace");
+    }
     match status {
         Ok(wamig::ExitStatus::Success) => {}
         other => panic!("apply did not finish: {other:?}\n{}", ui.captured()),

@@ -1,9 +1,9 @@
 //! Owns where apply's time comes from: the moment a WABA's budget admission is decided at, the
 //! time a paused WABA is told to come back at, and the waits the engine and settle make (budget,
-//! throttling, retries, read lag, code polling). The system clock waits for real; a simulated
-//! clock moves its time forward instead, so a run that Meta's budgets stretch over hours can be
-//! measured in seconds (the benchmark) and waits can be tested exactly. It must not decide how
-//! long anything waits: `budget`, `engine` and `settle` do.
+//! throttling, retries, read lag, code polling). The system clock waits for real; the runtime's
+//! clock in a paused runtime simulates time, so a run that Meta's budgets stretch over hours is
+//! measured in seconds (the benchmark); a manual clock lets unit tests check waits exactly. It
+//! must not decide how long anything waits: `budget`, `engine` and `settle` do.
 
 use std::fmt;
 use std::future::Future;
@@ -46,23 +46,26 @@ impl Clock for SystemClock {
 
 type OnAdvance = Box<dyn Fn(Duration) + Send + Sync>;
 
-/// A clock whose time stands still except when something waits on it: a wait moves the time to
-/// its end at once (unless another wait already moved it further) and tells `on_advance` how
-/// far, e.g. to move a sandbox's clock along. Concurrent waits overlap as they would in real
-/// time: the time reached is the latest end, not the sum.
-pub struct SimulatedClock {
-    start: Instant,
+/// The async runtime's clock. Normally that is the system's time; in a runtime whose time is
+/// paused (Tokio's `start_paused`), time stands still while any task has work to do and jumps to
+/// the next timer when every task waits, so a run Meta's budgets stretch over hours takes
+/// seconds, with every call made at the simulated moment it would be made for real. Each step the
+/// time moves is told to `on_advance` (e.g. to move a sandbox's clock along) when apply next
+/// looks at the time.
+pub struct RuntimeClock {
+    start: tokio::time::Instant,
     start_time: Timestamp,
-    elapsed: Mutex<Duration>,
+    /// How much of the elapsed time `on_advance` was told.
+    told: Mutex<Duration>,
     on_advance: Option<OnAdvance>,
 }
 
-impl SimulatedClock {
+impl RuntimeClock {
     pub fn new() -> Self {
-        SimulatedClock {
-            start: Instant::now(),
+        RuntimeClock {
+            start: tokio::time::Instant::now(),
             start_time: Timestamp::now(),
-            elapsed: Mutex::new(Duration::ZERO),
+            told: Mutex::new(Duration::ZERO),
             on_advance: None,
         }
     }
@@ -73,22 +76,13 @@ impl SimulatedClock {
         self
     }
 
-    /// How much simulated time has passed since the clock was made.
+    /// How much time has passed on this clock since it was made.
     pub fn elapsed(&self) -> Duration {
-        *self.elapsed.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Moves the time forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let target = self.elapsed().saturating_add(by);
-        self.advance_to(target);
-    }
-
-    fn advance_to(&self, target: Duration) {
+        let elapsed = self.start.elapsed();
         let step = {
-            let mut elapsed = self.elapsed.lock().unwrap_or_else(|e| e.into_inner());
-            let step = target.saturating_sub(*elapsed);
-            *elapsed = (*elapsed).max(target);
+            let mut told = self.told.lock().unwrap_or_else(|e| e.into_inner());
+            let step = elapsed.saturating_sub(*told);
+            *told = (*told).max(elapsed);
             step
         };
         if !step.is_zero()
@@ -96,18 +90,73 @@ impl SimulatedClock {
         {
             on_advance(step);
         }
+        elapsed
+    }
+}
+
+impl Default for RuntimeClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for RuntimeClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeClock").field("start_time", &self.start_time).finish_non_exhaustive()
+    }
+}
+
+impl Clock for RuntimeClock {
+    fn now(&self) -> Instant {
+        (self.start + self.elapsed()).into_std()
+    }
+
+    fn timestamp(&self) -> Timestamp {
+        self.start_time.checked_add(self.elapsed()).unwrap_or(Timestamp::MAX)
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep<'_> {
+        Box::pin(async move {
+            tokio::time::sleep(duration).await;
+            self.elapsed();
+        })
+    }
+}
+
+/// A clock that stands still but when moved: by [`advance`](Self::advance), or by a wait on it,
+/// which moves it to the wait's end at once. For code that waits one thing at a time (unit
+/// tests); concurrent tasks need [`RuntimeClock`] in a paused runtime, which orders their waits.
+#[derive(Debug)]
+pub struct SimulatedClock {
+    start: Instant,
+    start_time: Timestamp,
+    elapsed: Mutex<Duration>,
+}
+
+impl SimulatedClock {
+    pub fn new() -> Self {
+        SimulatedClock {
+            start: Instant::now(),
+            start_time: Timestamp::now(),
+            elapsed: Mutex::new(Duration::ZERO),
+        }
+    }
+
+    /// How much time has passed on this clock since it was made.
+    pub fn elapsed(&self) -> Duration {
+        *self.elapsed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the time forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut elapsed = self.elapsed.lock().unwrap_or_else(|e| e.into_inner());
+        *elapsed = elapsed.saturating_add(by);
     }
 }
 
 impl Default for SimulatedClock {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl fmt::Debug for SimulatedClock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimulatedClock").field("elapsed", &self.elapsed()).finish_non_exhaustive()
     }
 }
 
@@ -121,13 +170,9 @@ impl Clock for SimulatedClock {
     }
 
     fn sleep(&self, duration: Duration) -> Sleep<'_> {
-        // The end is fixed when the wait is asked for, as a real timer's is.
-        let end = self.elapsed().saturating_add(duration);
-        Box::pin(async move {
-            self.advance_to(end);
-            // Other tasks get their turn, as they would while a real timer runs.
-            tokio::task::yield_now().await;
-        })
+        self.advance(duration);
+        // Other tasks get their turn, as they would while a real timer runs.
+        Box::pin(tokio::task::yield_now())
     }
 }
 
@@ -139,24 +184,38 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn simulated_waits_move_the_time_without_waiting_and_overlap() {
+    async fn a_simulated_wait_moves_the_time_without_waiting() {
+        let clock = SimulatedClock::new();
+        let (before, real) = (clock.now(), Instant::now());
+        clock.sleep(Duration::from_secs(3_600)).await;
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now() - before, Duration::from_secs(3_601));
+        assert_eq!(clock.timestamp().duration_since(clock.start_time).as_secs(), 3_601);
+        assert!(real.elapsed() < Duration::from_secs(60), "nothing waited for real");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn in_a_paused_runtime_waits_are_ordered_and_take_no_time() {
         let moved = Arc::new(AtomicU64::new(0));
         let seen = moved.clone();
-        let clock = SimulatedClock::new().on_advance(move |step| {
+        let clock = Arc::new(RuntimeClock::new().on_advance(move |step| {
             seen.fetch_add(step.as_secs(), Ordering::SeqCst);
-        });
-        let before = clock.now();
+        }));
         let real = Instant::now();
-        clock.sleep(Duration::from_secs(3_600)).await;
-        assert_eq!(clock.now() - before, Duration::from_secs(3_600));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = tokio::task::JoinSet::new();
+        for minutes in [30u64, 10, 20] {
+            let (clock, order) = (clock.clone(), order.clone());
+            tasks.spawn(async move {
+                clock.sleep(Duration::from_secs(minutes * 60)).await;
+                order.lock().unwrap().push((minutes, clock.elapsed().as_secs() / 60));
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        // Each woke at its own end, in order, as real timers would: the time reached is the
+        // latest end, not the sum.
+        assert_eq!(*order.lock().unwrap(), [(10, 10), (20, 20), (30, 30)]);
+        assert_eq!(moved.load(Ordering::SeqCst), 30 * 60, "each step told once");
         assert!(real.elapsed() < Duration::from_secs(60), "nothing waited for real");
-        // Two waits asked for together end at the later end, as real timers would.
-        let (short, long) = (clock.sleep(Duration::from_secs(60)), clock.sleep(Duration::from_secs(600)));
-        long.await;
-        short.await;
-        assert_eq!(clock.elapsed(), Duration::from_secs(4_200));
-        clock.advance(Duration::from_secs(1));
-        assert_eq!(moved.load(Ordering::SeqCst), 4_201, "each step told once");
-        assert_eq!(clock.timestamp().duration_since(clock.start_time).as_secs(), 4_201);
     }
 }

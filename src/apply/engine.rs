@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::budget::{Admission, Budgets};
+use super::budget::{Admission, Budgets, Call};
 use super::calls::MigrationCalls;
 use super::clock::{Clock, SystemClock};
 use super::codes::{self, CodeLookup, CodeSource};
@@ -463,7 +463,7 @@ impl<G: MigrationCalls> Run<'_, G> {
         let waits = self.shared.timing.confirm_backoff.clone();
         let mut waits = waits.into_iter();
         loop {
-            if self.admit().await.is_some() {
+            if self.admit(Call::Single).await.is_some() {
                 return Ok((self.view.clone(), false));
             }
             let read = self.read_node().await?;
@@ -535,7 +535,14 @@ impl<G: MigrationCalls> Run<'_, G> {
             );
             let id = position.stage.node_id().unwrap_or_default().to_owned();
             let writes = matches!(next, Next::Initiate | Next::RequestCode | Next::Verify | Next::Register);
-            if writes && let Some(paused) = self.admit().await {
+            // A code expires minutes after it is sent: its request reserves the verification's
+            // share of the budget, so that it does not wait its turn behind other numbers.
+            let call = match next {
+                Next::RequestCode => Call::WithFollowUp,
+                Next::Verify => Call::FollowUp,
+                _ => Call::Single,
+            };
+            if writes && let Some(paused) = self.admit(call).await {
                 return Ok(RunEnd::Outcome(paused));
             }
             let stop = match next {
@@ -586,10 +593,10 @@ impl<G: MigrationCalls> Run<'_, G> {
 
     /// Waits until the destination WABA's Graph budget allows a call; `Some` when it does not
     /// within `--max-wait` (the number pauses) or Ctrl-C came meanwhile.
-    pub async fn admit(&self) -> Option<NumberOutcome> {
+    pub async fn admit(&self, call: Call) -> Option<NumberOutcome> {
         let shared = self.shared;
         let waba = &self.number.destination_waba;
-        match shared.budgets.admit(waba, shared.calls.budget_used(waba), &*shared.timing.clock) {
+        match shared.budgets.admit_call(waba, shared.calls.budget_used(waba), &*shared.timing.clock, call) {
             Admission::Now => None,
             Admission::After(wait) => {
                 if wait >= Duration::from_secs(1) {

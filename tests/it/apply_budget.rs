@@ -25,9 +25,10 @@ fn a_spent_budget_pauses_the_waba_with_exit_3_and_says_when_to_run_again() {
     assert!(out.contains("paused"), "{out}");
     assert!(out.contains("WABA 104996122399160's Graph budget is spent until"), "{out}");
     assert!(out.contains("run wamig apply again after that"), "{out}");
-    // Told once, Meta is not asked again and again while the budget is spent.
+    // Meta is not asked again and again while the budget is spent: wamig sees it spent in the
+    // usage Meta reports, or is told once.
     let throttled = rig.sandbox.requests().iter().filter(|r| r.error_code == Some(80008)).count();
-    assert_eq!(throttled, 1, "one 80008, then wamig waits or pauses");
+    assert!(throttled <= 1, "{throttled} 80008 answers: wamig waits or pauses after the first");
     let filters =
         [rig.filters(), vec![(r"until \d\d:\d\d UTC".to_owned(), "until [HH:MM] UTC".to_owned())]].concat();
     with_filters(&filters, || insta::assert_snapshot!("budget_paused", summary(&output)));
