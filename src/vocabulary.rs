@@ -263,6 +263,44 @@ graph_enum!(
     }
 );
 
+graph_enum!(
+    /// `type` of a message template's component.
+    TemplateComponentType / KnownTemplateComponentType {
+        Header => "HEADER",
+        Body => "BODY",
+        Footer => "FOOTER",
+        Buttons => "BUTTONS",
+    }
+);
+
+graph_enum!(
+    /// `format` of a template's HEADER component; the media formats carry an upload handle.
+    TemplateHeaderFormat / KnownTemplateHeaderFormat {
+        Text => "TEXT",
+        Image => "IMAGE",
+        Video => "VIDEO",
+        Document => "DOCUMENT",
+    }
+);
+
+impl TemplateHeaderFormat {
+    /// Media whose upload handle is valid only in the WABA it was uploaded to: a template with
+    /// such a header cannot be re-created elsewhere without a fresh upload.
+    pub fn is_media(&self) -> bool {
+        matches!(
+            self,
+            TemplateHeaderFormat::Image | TemplateHeaderFormat::Video | TemplateHeaderFormat::Document
+        )
+    }
+}
+
+/// A template component (as Graph lists it) that is a header with media.
+pub fn is_media_header(component: &Value) -> bool {
+    let text = |key: &str| component.get(key).and_then(Value::as_str).unwrap_or_default();
+    TemplateComponentType::parse(text("type")) == TemplateComponentType::Header
+        && TemplateHeaderFormat::parse(text("format")).is_media()
+}
+
 /// How Meta delivers a verification code (`code_method`). A parameter wamig sends, never a
 /// value it reads, so the set is closed: the manifest's schema lists exactly these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

@@ -154,7 +154,7 @@ impl<G: MigrationCalls> Run<'_, G> {
         shared.record(self.number, |r| {
             r.last_code_request =
                 Some(CodeRequest { at: Timestamp::now(), method, language: self.number.language.clone() });
-            r.code_requests += 1;
+            r.code_requests = r.code_requests.saturating_add(1);
         })?;
         let undo = |run: &Self| {
             run.shared.record(run.number, |r| {
@@ -245,7 +245,7 @@ impl<G: MigrationCalls> Run<'_, G> {
                 CodeSource::Prompt => json!({"step": "verify_code", "code_source": "prompt"}),
             },
         );
-        shared.record(self.number, |r| r.verify_attempts += 1)?;
+        shared.record(self.number, |r| r.verify_attempts = r.verify_attempts.saturating_add(1))?;
         match shared.calls.verify_code(id, &code).await {
             Ok(()) => {
                 let _ = codes::consume(&source);

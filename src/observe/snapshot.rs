@@ -135,18 +135,11 @@ pub struct TemplateView {
     pub parameter_format: Option<String>,
 }
 
-/// Header formats whose media Meta keeps as an upload handle valid only where it was uploaded.
-const MEDIA_FORMATS: &[&str] = &["IMAGE", "VIDEO", "DOCUMENT"];
-
 impl TemplateView {
     /// A HEADER component with an image, video or document: its media cannot be copied into a
     /// new template without a fresh upload.
     pub fn has_media_header(&self) -> bool {
-        self.components.iter().flatten().any(|component| {
-            let text = |key: &str| component.get(key).and_then(serde_json::Value::as_str).unwrap_or_default();
-            text("type").eq_ignore_ascii_case("HEADER")
-                && MEDIA_FORMATS.iter().any(|format| text("format").eq_ignore_ascii_case(format))
-        })
+        self.components.iter().flatten().any(crate::vocabulary::is_media_header)
     }
 }
 

@@ -114,7 +114,9 @@ pub(super) fn lines(ctx: &Ctx<'_>) -> (Lines, Lines) {
             && (ctx.will_register() || ctx.verified())
         {
             current.push(line("status", status.to_string()));
-            let then = if ctx.will_register() {
+            // A registered number keeps the status it has: a degraded one is drift for a
+            // person to look at, not a change this plan makes.
+            let then = if ctx.will_register() && !registered_in_dest {
                 PhoneNumberStatus::Connected.to_string()
             } else {
                 status.to_string()

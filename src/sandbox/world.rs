@@ -51,16 +51,6 @@ string_enum!(
 );
 
 string_enum!(
-    /// A template's header, when it has one; the media formats carry an upload handle.
-    HeaderFormat {
-        Text => "TEXT",
-        Image => "IMAGE",
-        Video => "VIDEO",
-        Document => "DOCUMENT",
-    }
-);
-
-string_enum!(
     /// What happens to the source's node once ownership is verified in the destination.
     MigratedSource {
         Remove => "remove",
@@ -90,6 +80,7 @@ pub use crate::vocabulary::KnownPlatformType as PlatformType;
 pub use crate::vocabulary::KnownQualityRating as QualityRating;
 pub use crate::vocabulary::KnownQualityRating as TemplateQuality;
 pub use crate::vocabulary::KnownTemplateCategory as TemplateCategory;
+pub use crate::vocabulary::KnownTemplateHeaderFormat as HeaderFormat;
 pub use crate::vocabulary::KnownTemplateStatus as TemplateStatus;
 
 /// The whole world file.

@@ -5,7 +5,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    reason = "a failing test should stop loudly where it failed"
+    clippy::print_stderr,
+    reason = "a failing test should stop loudly where it failed, and a skipped one say why"
 )]
 
 mod apply_support;

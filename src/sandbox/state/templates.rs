@@ -18,6 +18,7 @@ use crate::sandbox::envelope::GraphError;
 use crate::sandbox::world::{
     HeaderFormat, ReviewDecision, TemplateCategory, TemplateQuality, TemplateStatus,
 };
+use crate::vocabulary::TemplateComponentType;
 
 /// Meta's most templates per `migrate_message_templates` page, and per `template_ids`.
 pub const MIGRATION_PAGE_MAX: usize = 500;
@@ -430,18 +431,18 @@ impl State {
         let text_of = |component: &Value, key: &str| {
             component.get(key).and_then(Value::as_str).unwrap_or_default().to_ascii_uppercase()
         };
-        let Some(body) = components.iter().find(|c| text_of(c, "type") == "BODY") else {
+        let kind = |c: &Value| TemplateComponentType::parse(&text_of(c, "type"));
+        let Some(body) = components.iter().find(|c| kind(c) == TemplateComponentType::Body) else {
             return Err(GraphError::invalid_param("components", "must include a BODY component"));
         };
         let body = body.get("text").and_then(Value::as_str).unwrap_or_default().to_owned();
-        if components.iter().any(|c| {
-            text_of(c, "type") == "HEADER"
-                && matches!(text_of(c, "format").as_str(), "IMAGE" | "VIDEO" | "DOCUMENT")
-        }) && !components.iter().any(|c| {
-            c.pointer("/example/header_handle/0")
-                .and_then(Value::as_str)
-                .is_some_and(|h| h.starts_with("4::"))
-        }) {
+        if components.iter().any(crate::vocabulary::is_media_header)
+            && !components.iter().any(|c| {
+                c.pointer("/example/header_handle/0")
+                    .and_then(Value::as_str)
+                    .is_some_and(|h| h.starts_with("4::"))
+            })
+        {
             return Err(GraphError::template_media_handle());
         }
         if self.has_template(waba_id, &name, &language) {
@@ -522,9 +523,13 @@ pub(super) fn template_field(t: &TemplateSnapshot, name: &str) -> FieldValue {
 /// an upload handle, so it cannot be submitted again as it is.
 fn header_component(format: HeaderFormat, name: &str) -> Value {
     match format {
-        HeaderFormat::Text => json!({"type": "HEADER", "format": "TEXT", "text": name.replace('_', " ")}),
+        HeaderFormat::Text => json!({
+            "type": TemplateComponentType::Header.as_str(),
+            "format": HeaderFormat::Text.as_str(),
+            "text": name.replace('_', " ")
+        }),
         media => json!({
-            "type": "HEADER",
+            "type": TemplateComponentType::Header.as_str(),
             "format": media.as_str(),
             "example": {"header_handle": [format!("https://scontent.whatsapp.net/v/t61/{name}-sample")]}
         }),

@@ -5,10 +5,10 @@ businesses:
   - { id: "1", name: Acme }
 wabas:
   - id: "10"
-name: src
-business: "1"
-phone_numbers:
-  - { id: "100", display_phone_number: "+1 631-555-0101", verified_name: Acme }
+    name: src
+    business: "1"
+    phone_numbers:
+      - { id: "100", display_phone_number: "+1 631-555-0101", verified_name: Acme }
 tokens:
   - { token: tok, read: ["10"] }
 "#;
@@ -59,16 +59,16 @@ fn semantic_problems_name_the_key() {
 businesses: [{ id: "1", name: Acme }]
 wabas:
   - id: "10"
-name: a
-business: "2"
-phone_numbers:
-  - { id: "100", display_phone_number: "+1 631-555-0101", verified_name: A }
+    name: a
+    business: "2"
+    phone_numbers:
+      - { id: "100", display_phone_number: "+1 631-555-0101", verified_name: A }
   - id: "10"
-name: b
-business: "1"
-country: usa
-phone_numbers:
-  - { id: "101", display_phone_number: "16315550101", verified_name: B }
+    name: b
+    business: "1"
+    country: usa
+    phone_numbers:
+      - { id: "101", display_phone_number: "16315550101", verified_name: B }
 tokens:
   - { token: t, read: ["99"] }
   - { token: t }

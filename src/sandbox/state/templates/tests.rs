@@ -191,9 +191,9 @@ const BODY: &str = r#"[{"type": "BODY", "text": "Hello {{1}}", "example": {"body
 #[test]
 fn a_created_template_is_pending_until_its_review_ends() {
     let text = example_text().replace(
-        "    template_limit: 4\n",
-        "    template_limit: 4\n    template_review: { decision: approve, after: 10m, reject: [promo_blast] }\n",
-    );
+            "    template_limit: 4\n",
+            "    template_limit: 4\n    template_review: { decision: approve, after: 10m, reject: [promo_blast] }\n",
+        );
     let mut state = state_of(&text);
     let answer = create(&mut state, "holiday_hours", BODY, t0()).unwrap();
     assert_eq!(answer["status"], "PENDING");
@@ -246,9 +246,9 @@ fn creation_checks_its_parameters_and_refuses_copied_media() {
 #[test]
 fn world_templates_list_their_header_and_parameter_format() {
     let text = example_text().replace(
-        "      - { name: login_code,",
-        "      - { name: menu_card, language: en_US, category: MARKETING, status: APPROVED, quality_score: GREEN, header: IMAGE, body: \"Hi {{first_name}}\" }\n      - { name: login_code,",
-    );
+            "      - { name: login_code,",
+            "      - { name: menu_card, language: en_US, category: MARKETING, status: APPROVED, quality_score: GREEN, header: IMAGE, body: \"Hi {{first_name}}\" }\n      - { name: login_code,",
+        );
     let state = state_of(&text);
     let menu = state.templates_of(SOURCE).into_iter().find(|t| t.name == "menu_card").unwrap();
     let Some(Value::Array(components)) = value(template_field(&menu, "components")) else {
