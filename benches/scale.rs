@@ -35,6 +35,7 @@ use wamig::apply::clock::{Clock, RuntimeClock};
 use wamig::apply::engine::Timing;
 use wamig::apply::run::ApplyOptions;
 use wamig::graph::{GraphClient, GraphConfig, Sleeper};
+use wamig::observe::OBSERVE_CONCURRENCY;
 use wamig::sandbox::{SandboxHandle, SandboxOptions, World};
 use wamig::secret::Secret;
 use wamig::ui::{Level, LogFormat, Ui};
@@ -246,20 +247,19 @@ fn quiet_ui() -> Ui {
     Ui::capture(Level::Warn, LogFormat::Text)
 }
 
-/// What `wamig plan` does: observe, then the pure planner. Returns the requests, the wall time
-/// and the peak heap it needed (the sandbox's own allocations while answering included).
+/// What `wamig plan` does: observe, then the pure planner. Returns the wall time, the peak heap
+/// it needed (counted in this process, so a sandbox running here adds its own) and the numbers
+/// planned.
 async fn plan_once(
-    sandbox: &SandboxHandle,
+    graph: &GraphClient,
     manifest: &wamig::manifest::LoadedManifest,
     dir: &Path,
-) -> (usize, Duration, usize, usize) {
+) -> (Duration, usize, usize) {
     let ui = quiet_ui();
-    let graph = client(sandbox, 4);
-    let before = sandbox.request_count();
     let baseline = LIVE.load(Ordering::Relaxed);
     PEAK.store(baseline, Ordering::Relaxed);
     let started = Instant::now();
-    let snapshot = wamig::observe::observe(&graph, &manifest.desired, &ui).await.expect("observe");
+    let snapshot = wamig::observe::observe(graph, &manifest.desired, &ui).await.expect("observe");
     let journal = wamig::journal::Journal::load(&dir.join("state.json")).expect("journal");
     let plan = wamig::plan::planner::plan(
         &manifest.desired,
@@ -273,7 +273,67 @@ async fn plan_once(
     let planned = plan.numbers.len();
     drop(plan);
     drop(snapshot);
-    (sandbox.request_count() - before, wall, peak, planned)
+    (wall, peak, planned)
+}
+
+/// `wamig sandbox` in a process of its own, so the figures of the plan measured here are
+/// wamig's alone: its heap, and its share of the machine's cores.
+struct SandboxProcess {
+    child: std::process::Child,
+    base_url: String,
+}
+
+impl SandboxProcess {
+    fn start(world: &str, dir: &Path) -> Self {
+        use std::io::BufRead as _;
+        let world_path = dir.join("world.yaml");
+        std::fs::write(&world_path, world).expect("world file");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wamig"))
+            .arg("sandbox")
+            .arg("--world")
+            .arg(&world_path)
+            .args(["--listen", "127.0.0.1:0", "--outbox"])
+            .arg(dir.join("outbox"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start wamig sandbox");
+        let stdout = child.stdout.take().expect("sandbox stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("sandbox banner");
+        let base_url = line
+            .trim()
+            .strip_prefix("wamig sandbox listening on ")
+            .unwrap_or_else(|| panic!("unexpected sandbox banner: {line:?}"))
+            .to_owned();
+        Self { child, base_url }
+    }
+
+    fn client(&self, concurrency: usize) -> GraphClient {
+        let config = GraphConfig::new(&self.base_url, "v23.0", Secret::new(TOKEN.to_owned()))
+            .expect("config")
+            .with_max_concurrency(concurrency);
+        GraphClient::new(config).expect("client")
+    }
+
+    /// The Graph requests the sandbox has answered so far (its admin requests are not logged).
+    async fn request_count(&self) -> usize {
+        let url = format!("{}/_sandbox/requests", self.base_url);
+        let log: Vec<serde_json::Value> = reqwest::get(&url)
+            .await
+            .expect("sandbox request log")
+            .json()
+            .await
+            .expect("sandbox request log is JSON");
+        log.len()
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 async fn bench_plan(latency: Duration) -> Vec<Row> {
@@ -283,15 +343,18 @@ async fn bench_plan(latency: Duration) -> Vec<Row> {
     std::fs::write(&path, manifest_yaml(200, 10, true)).expect("manifest");
     let manifest = wamig::manifest::load(&path).expect("benchmark manifest is valid");
 
-    let (wamig_requests, wamig_wall, _, planned) = plan_once(&sandbox, &manifest, dir.path()).await;
+    let before = sandbox.request_count();
+    let (wamig_wall, _, planned) =
+        plan_once(&client(&sandbox, OBSERVE_CONCURRENCY), &manifest, dir.path()).await;
+    let wamig_requests = sandbox.request_count() - before;
     assert_eq!(planned, 2000, "every number is planned");
 
     // The naive reader: one request per WABA and per edge, same concurrency.
-    let graph = client(&sandbox, 4);
+    let graph = client(&sandbox, OBSERVE_CONCURRENCY);
     let before = sandbox.request_count();
     let started = Instant::now();
     let ids = wamig::observe::named_wabas(&manifest.desired);
-    let limit = Arc::new(tokio::sync::Semaphore::new(4));
+    let limit = Arc::new(tokio::sync::Semaphore::new(OBSERVE_CONCURRENCY));
     let mut reads = tokio::task::JoinSet::new();
     for id in ids {
         for edge in ["", "phone_numbers", "subscribed_apps", "message_templates"] {
@@ -332,14 +395,16 @@ async fn bench_plan(latency: Duration) -> Vec<Row> {
 }
 
 /// The plan at ten times the scale above: 20,000 numbers in 2,000 destination and 2,000 source
-/// WABAs.
+/// WABAs, the sandbox in its own process so the heap and the cores measured are wamig's.
 async fn bench_plan_tenfold(latency: Duration) -> Row {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sandbox = start_sandbox(&world_yaml(2000, 10, latency, NO_BUDGET), &dir.path().join("outbox")).await;
+    let sandbox = SandboxProcess::start(&world_yaml(2000, 10, latency, NO_BUDGET), dir.path());
     let path = dir.path().join("wamig.yaml");
     std::fs::write(&path, manifest_yaml(2000, 10, true)).expect("manifest");
     let manifest = wamig::manifest::load(&path).expect("benchmark manifest is valid");
-    let (requests, wall, peak, planned) = plan_once(&sandbox, &manifest, dir.path()).await;
+    let before = sandbox.request_count().await;
+    let (wall, peak, planned) = plan_once(&sandbox.client(OBSERVE_CONCURRENCY), &manifest, dir.path()).await;
+    let requests = sandbox.request_count().await - before;
     assert_eq!(planned, 20_000, "every number is planned");
     let mib = mebibytes(peak);
     Row {

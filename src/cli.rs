@@ -353,7 +353,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         Command::Show(args) => crate::commands::show(&args.plan_file, args.format, ui),
         Command::Plan(args) => {
             let manifest = crate::manifest::load(&cli.global.manifest)?;
-            let client = graph_client(&cli.global, &manifest, ui, 4)?;
+            let client = graph_client(&cli.global, &manifest, ui, crate::observe::OBSERVE_CONCURRENCY)?;
             let options = crate::commands::PlanOptions {
                 format: args.format,
                 out: args.out,
@@ -364,7 +364,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         }
         Command::Status => {
             let manifest = crate::manifest::load(&cli.global.manifest)?;
-            let client = graph_client(&cli.global, &manifest, ui, 4)?;
+            let client = graph_client(&cli.global, &manifest, ui, crate::observe::OBSERVE_CONCURRENCY)?;
             let state = state_location(&cli.global, &manifest.path)?;
             runtime()?.block_on(crate::commands::status(&manifest, &client, &state, ui))
         }

@@ -26,6 +26,7 @@ pub fn render(
     styles: &Styles,
 ) -> String {
     let mut out = String::new();
+    let listings = snapshot.listings();
     for number in &desired.numbers {
         let e164 = number.phone.e164();
         let digits = number.phone.digits();
@@ -46,8 +47,9 @@ pub fn render(
             None => "destination not observed".to_owned(),
         };
         let _ = writeln!(out, "  live:     {live}");
-        let sources: Vec<String> = snapshot
-            .wabas_listing(digits)
+        let sources: Vec<String> = listings
+            .of(digits)
+            .iter()
             .filter(|(waba, _)| waba.id != number.destination_waba)
             .map(|(waba, node)| {
                 format!(

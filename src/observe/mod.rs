@@ -9,14 +9,19 @@ pub mod snapshot;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use snapshot::{
-    Access, AppRef, BusinessRef, HealthEntity, HealthError, HealthView, NumberView, Presence, Snapshot,
-    TemplateView, TokenView, WabaView,
+    Access, AppRef, BusinessRef, HealthEntity, HealthError, HealthView, Listings, NumberView, Presence,
+    Snapshot, TemplateView, TokenView, WabaView,
 };
 
 use crate::graph::{BusinessInfo, MessageTemplate, PhoneNumber, Waba};
 use crate::graph::{ErrorClass, GraphClient, GraphError};
 use crate::manifest::DesiredState;
 use crate::ui::Ui;
+
+/// How many observation reads `plan` and `status` keep in flight. Meta's budgets count calls, not
+/// connections, and it publishes no limit on concurrent reads; with 4,000 WABAs read in 80
+/// multi-id requests, the round trips are what a large plan waits for.
+pub const OBSERVE_CONCURRENCY: usize = 8;
 
 /// Every WABA id the manifest names, destinations first, without repeats.
 pub fn named_wabas(desired: &DesiredState) -> Vec<String> {

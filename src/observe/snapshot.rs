@@ -2,7 +2,7 @@
 //! can read and tests can build by hand. It holds no client types and no secrets; its digest
 //! (without the observation time) tells whether a saved plan still matches the live state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -35,12 +35,31 @@ impl Snapshot {
         self.wabas.get(id)
     }
 
-    /// Every WABA listing a number with these digits (status `MIGRATED` included).
-    pub fn wabas_listing<'a>(
-        &'a self,
-        digits: &'a str,
-    ) -> impl Iterator<Item = (&'a WabaView, &'a NumberView)> + 'a {
-        self.wabas.values().filter_map(move |waba| waba.number(digits).map(|number| (waba, number)))
+    /// For each number's digits, every WABA listing it (status `MIGRATED` included), found in
+    /// one pass over the WABAs: a plan of thousands of numbers in thousands of WABAs must not go
+    /// over every WABA for each number.
+    pub fn listings(&self) -> Listings<'_> {
+        let mut by_digits: HashMap<&str, Vec<(&WabaView, &NumberView)>> = HashMap::new();
+        for waba in self.wabas.values() {
+            for number in waba.numbers.iter().flatten() {
+                let listed = by_digits.entry(number.digits.as_str()).or_default();
+                // A WABA's first node for the digits, as `WabaView::number` finds it.
+                if listed.last().is_none_or(|(last, _)| last.id != waba.id) {
+                    listed.push((waba, number));
+                }
+            }
+        }
+        Listings(by_digits)
+    }
+}
+
+/// Each number's listings in the observed WABAs, by digits (see [`Snapshot::listings`]).
+pub struct Listings<'a>(HashMap<&'a str, Vec<(&'a WabaView, &'a NumberView)>>);
+
+impl<'a> Listings<'a> {
+    /// Every WABA listing a number with these digits, in WABA order.
+    pub fn of(&self, digits: &str) -> &[(&'a WabaView, &'a NumberView)] {
+        self.0.get(digits).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -215,5 +234,34 @@ impl NumberView {
     /// A source listing that only remembers a number that has moved away.
     pub fn is_migrated_away(&self) -> bool {
         self.status == Some(PhoneNumberStatus::Migrated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, digits: &str) -> NumberView {
+        NumberView { id: id.to_owned(), digits: digits.to_owned(), ..NumberView::default() }
+    }
+
+    #[test]
+    fn listings_give_each_waba_listing_the_digits_once_in_waba_order() {
+        let mut snapshot = Snapshot::default();
+        for (waba, numbers) in [
+            ("2", vec![node("21", "100"), node("22", "100")]),
+            ("1", vec![node("11", "100"), node("12", "200")]),
+            ("3", vec![node("31", "300")]),
+        ] {
+            let view = WabaView { id: waba.to_owned(), numbers: Some(numbers), ..WabaView::default() };
+            snapshot.wabas.insert(waba.to_owned(), view);
+        }
+        let listings = snapshot.listings();
+        let found: Vec<(&str, &str)> =
+            listings.of("100").iter().map(|(waba, node)| (waba.id.as_str(), node.id.as_str())).collect();
+        // The first node of WABA 2 only, as `WabaView::number` finds it.
+        assert_eq!(found, [("1", "11"), ("2", "21")]);
+        assert_eq!(listings.of("200").len(), 1);
+        assert!(listings.of("999").is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! or unknown with a hint that says what to do. They read the planner's `Ctx`; they gate only the
 //! steps before verification (the planner decides when they run). Pure.
 
-use super::model::{Check, CheckStatus};
+use super::model::{Check, CheckStatus, Label};
 use super::planner::Ctx;
 use crate::observe::{Access, BusinessRef, Presence, WabaView};
 use crate::vocabulary::{
@@ -38,16 +38,19 @@ const TWO_STEP_HINT: &str =
 /// The same reminder when wamig cannot see the setting: only a person can check and turn it off.
 const TWO_STEP_UNKNOWN_HINT: &str = "if two-step verification is on, turn it off in WhatsApp Manager: Phone numbers → Two-step verification → Turn off (the migration fails otherwise, and wamig cannot do it)";
 
-fn pass(id: &str, message: String) -> Check {
-    Check { id: id.to_owned(), status: CheckStatus::Pass, message, hint: None }
+fn pass(id: &'static str, mut message: String) -> Check {
+    // `format!` leaves room to spare, and a plan holds thousands of these (one per check per
+    // number): the room adds up to a tenth of a large plan's heap.
+    message.shrink_to_fit();
+    Check { id: Label::Borrowed(id), status: CheckStatus::Pass, message, hint: None }
 }
 
-fn fail(id: &str, message: String, hint: String) -> Check {
-    Check { id: id.to_owned(), status: CheckStatus::Fail, message, hint: Some(hint) }
+fn fail(id: &'static str, message: String, hint: String) -> Check {
+    Check { id: Label::Borrowed(id), status: CheckStatus::Fail, message, hint: Some(hint) }
 }
 
-fn unknown(id: &str, message: String, hint: String) -> Check {
-    Check { id: id.to_owned(), status: CheckStatus::Unknown, message, hint: Some(hint) }
+fn unknown(id: &'static str, message: String, hint: String) -> Check {
+    Check { id: Label::Borrowed(id), status: CheckStatus::Unknown, message, hint: Some(hint) }
 }
 
 pub(super) fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
@@ -139,7 +142,7 @@ fn access_hint(id: &str) -> String {
     )
 }
 
-fn access_check(check_id: &str, label: &str, id: &str, waba: Option<&WabaView>) -> Check {
+fn access_check(check_id: &'static str, label: &str, id: &str, waba: Option<&WabaView>) -> Check {
     match waba.map(|w| &w.access) {
         None => unknown(
             check_id,
@@ -170,7 +173,7 @@ fn access_check(check_id: &str, label: &str, id: &str, waba: Option<&WabaView>) 
 
 /// A WABA field check's verdict when the WABA itself could not be read: unknown, pointing at
 /// the access check rather than repeating its hint.
-fn unreadable(check_id: &str, label: &str, id: &str, waba: Option<&WabaView>) -> Option<Check> {
+fn unreadable(check_id: &'static str, label: &str, id: &str, waba: Option<&WabaView>) -> Option<Check> {
     let side = check_id.split('.').next().unwrap_or(check_id);
     match waba.map(|w| &w.access) {
         None => Some(unknown(
@@ -189,7 +192,7 @@ fn unreadable(check_id: &str, label: &str, id: &str, waba: Option<&WabaView>) ->
     }
 }
 
-fn review_check(check_id: &str, label: &str, id: &str, waba: Option<&WabaView>) -> Check {
+fn review_check(check_id: &'static str, label: &str, id: &str, waba: Option<&WabaView>) -> Check {
     if let Some(check) = unreadable(check_id, label, id, waba) {
         return check;
     }
@@ -212,7 +215,7 @@ fn review_check(check_id: &str, label: &str, id: &str, waba: Option<&WabaView>) 
     }
 }
 
-fn verification_check(check_id: &str, label: &str, id: &str, waba: Option<&WabaView>) -> Check {
+fn verification_check(check_id: &'static str, label: &str, id: &str, waba: Option<&WabaView>) -> Check {
     if let Some(check) = unreadable(check_id, label, id, waba) {
         return check;
     }
@@ -496,7 +499,7 @@ fn number_checks(ctx: &Ctx<'_>) -> Vec<Check> {
         .map(|id| unknown(id, message.clone(), hint.clone()))
         .collect();
     };
-    let field_unknown = |id: &str, field: &str, hint: &str| {
+    let field_unknown = |id: &'static str, field: &str, hint: &str| {
         unknown(id, format!("Graph did not return {field} for {e164}"), hint.to_owned())
     };
 

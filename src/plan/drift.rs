@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::Action;
 use crate::journal::NumberRecord;
-use crate::observe::{HealthView, NumberView, Snapshot, WabaView};
+use crate::observe::{HealthView, NumberView, WabaView};
 use crate::vocabulary::{
     CanSendMessage, MessagingLimitTier, NameStatus, PhoneNumberStatus, PlatformType, QualityRating,
 };
@@ -69,7 +69,8 @@ pub struct Input<'a> {
     /// Graph accepted a write that its reads do not show yet: a number missing from the
     /// destination may only be lagging, unless another WABA lists it.
     pub confirming: bool,
-    pub snapshot: &'a Snapshot,
+    /// Every observed WABA listing the number.
+    pub listings: &'a [(&'a WabaView, &'a NumberView)],
 }
 
 /// Drift of one number: the degradations of an in-sync number, and for any number the journal
@@ -109,8 +110,8 @@ fn moved_away(input: &Input<'_>) -> Option<Drift> {
     let when =
         record.registered_at.or(record.verified_at).map(|at| format!(" on {}", at.strftime("%Y-%m-%d")));
     let elsewhere: Vec<&str> = input
-        .snapshot
-        .wabas_listing(input.digits)
+        .listings
+        .iter()
         .filter(|(waba, node)| waba.id != input.destination_waba && !node.is_migrated_away())
         .map(|(waba, _)| waba.id.as_str())
         .collect();

@@ -1,7 +1,7 @@
 //! Owns the human side of a number's plan: the `key: value` lines of where it stands and where
 //! it must end (renderers diff them) and the notes a reviewer should read. Pure.
 
-use super::model::Action;
+use super::model::{Action, Label};
 use super::planner::{Ctx, ON_PREMISE_NOTE, PERMISSION_MESSAGING};
 use crate::journal::CODE_COOLDOWN;
 use crate::migration::{self, OwnershipDoubt, Stage, Step};
@@ -9,14 +9,18 @@ use crate::observe::NumberView;
 use crate::vocabulary::{CodeVerificationStatus, PhoneNumberStatus, PlatformType};
 
 /// `key: value` lines of a number's state, as `NumberPlan::current` and `desired` hold them.
-type Lines = Vec<(String, String)>;
+type Lines = Vec<(Label, String)>;
 
 fn platform(node: &NumberView) -> &str {
     node.platform_type.as_ref().map_or("", |p| p.as_str())
 }
 
 pub(super) fn lines(ctx: &Ctx<'_>) -> (Lines, Lines) {
-    let line = |key: &str, value: String| (key.to_owned(), value);
+    let line = |key: &'static str, mut value: String| {
+        // As for check messages: no spare room in what a plan of thousands of numbers holds.
+        value.shrink_to_fit();
+        (Label::Borrowed(key), value)
+    };
     let dest_role = match &ctx.dest_name {
         Some(name) => format!("{} (destination, {name})", ctx.dest_id),
         None => format!("{} (destination)", ctx.dest_id),
@@ -175,8 +179,8 @@ pub(super) fn notes(ctx: &Ctx<'_>, action: Action) -> Vec<String> {
     }
     if matches!(stage, Stage::NotStarted) && ctx.source_id.is_none() {
         let gone: Vec<&str> = ctx
-            .snapshot
-            .wabas_listing(ctx.number.phone.digits())
+            .listings
+            .iter()
             .filter(|(_, node)| node.is_migrated_away())
             .map(|(waba, _)| waba.id.as_str())
             .collect();

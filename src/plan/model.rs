@@ -91,10 +91,14 @@ pub enum CheckStatus {
     Unknown,
 }
 
+/// A name fixed in wamig's code (a check's id, a line's key): borrowed when planned, so 20,000
+/// numbers do not each hold their own copies; owned when read back from a saved plan.
+pub type Label = std::borrow::Cow<'static, str>;
+
 /// One eligibility check (stable `id`, e.g. `destination.payment_method`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
-    pub id: String,
+    pub id: Label,
     pub status: CheckStatus,
     pub message: String,
     pub hint: Option<String>,
@@ -126,8 +130,8 @@ pub struct NumberPlan {
     pub register: bool,
     /// Where the number stands now and where it must end, as `key: value` lines that renderers
     /// diff (current against desired).
-    pub current: Vec<(String, String)>,
-    pub desired: Vec<(String, String)>,
+    pub current: Vec<(Label, String)>,
+    pub desired: Vec<(Label, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates: Option<TemplateForecast>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

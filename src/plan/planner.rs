@@ -22,7 +22,7 @@ use crate::ExitStatus;
 use crate::journal::{CodeRequest, Journal, NumberRecord};
 use crate::manifest::{DesiredDestination, DesiredNumber, DesiredState};
 use crate::migration::{self, Position, Stage};
-use crate::observe::{NumberView, Snapshot, WabaView};
+use crate::observe::{Listings, NumberView, Snapshot, WabaView};
 
 pub use super::checks::{CHECK_IDS, PERMISSION_MANAGEMENT, PERMISSION_MESSAGING};
 pub use super::templates::TEMPLATE_LIMIT;
@@ -41,8 +41,12 @@ pub fn plan(
     journal: &Journal,
     now: Timestamp,
 ) -> Plan {
-    let mut numbers: Vec<NumberPlan> =
-        desired.numbers.iter().map(|number| plan_number(number, desired, snapshot, journal, now)).collect();
+    let listings = snapshot.listings();
+    let mut numbers: Vec<NumberPlan> = desired
+        .numbers
+        .iter()
+        .map(|number| plan_number(number, desired, snapshot, &listings, journal, now))
+        .collect();
     let unmanaged = unmanaged(desired, snapshot);
     let managed: Vec<&DesiredDestination> =
         desired.destinations.iter().filter(|d| d.templates.ensure).collect();
@@ -85,7 +89,7 @@ pub fn plan(
         notes,
         cost,
     };
-    plan.digest = plan_digest(&plan);
+    plan.digest = canonical_digest(&mut plan);
     plan
 }
 
@@ -93,13 +97,22 @@ pub fn plan(
 /// two plans with the same content have the same digest whenever they were made and however the
 /// manifest was laid out.
 pub fn plan_digest(plan: &Plan) -> String {
-    let mut canonical = plan.clone();
-    canonical.digest.clear();
-    canonical.created_at.clear();
-    for number in &mut canonical.numbers {
-        number.manifest_line = None;
+    canonical_digest(&mut plan.clone())
+}
+
+/// [`plan_digest`] without a copy of the plan (tens of megabytes at 20,000 numbers): the fields
+/// left out are taken out for the hashing and put back.
+fn canonical_digest(plan: &mut Plan) -> String {
+    let digest = std::mem::take(&mut plan.digest);
+    let created_at = std::mem::take(&mut plan.created_at);
+    let lines: Vec<Option<usize>> = plan.numbers.iter_mut().map(|n| n.manifest_line.take()).collect();
+    let canonical = crate::digest::of_json(plan);
+    plan.digest = digest;
+    plan.created_at = created_at;
+    for (number, line) in plan.numbers.iter_mut().zip(lines) {
+        number.manifest_line = line;
     }
-    crate::digest::of_json(&canonical)
+    canonical
 }
 
 /// `plan`'s exit status (README.md): blocked outranks changes, which count only when asked for.
@@ -134,6 +147,8 @@ pub(super) struct Ctx<'a> {
     pub node: Option<&'a NumberView>,
     /// Other observed WABAs (not the destination) listing the number and not as MIGRATED.
     pub live_elsewhere: Vec<&'a str>,
+    /// Every observed WABA listing the number (as MIGRATED too).
+    pub listings: &'a [(&'a WabaView, &'a NumberView)],
     pub record: Option<&'a NumberRecord>,
 }
 
@@ -187,10 +202,11 @@ fn plan_number(
     number: &DesiredNumber,
     desired: &DesiredState,
     snapshot: &Snapshot,
+    listings: &Listings<'_>,
     journal: &Journal,
     now: Timestamp,
 ) -> NumberPlan {
-    let ctx = context(number, desired, snapshot, journal, now);
+    let ctx = context(number, desired, snapshot, listings, journal, now);
     let steps = ctx.position.remaining_steps(number.register);
     let mut action = match ctx.position.stage {
         Stage::NotStarted => Action::Migrate,
@@ -222,7 +238,7 @@ fn plan_number(
         destination: ctx.dest,
         record: ctx.record,
         confirming: ctx.position.confirming.is_some(),
-        snapshot,
+        listings: ctx.listings,
     });
 
     NumberPlan {
@@ -252,10 +268,12 @@ fn context<'a>(
     number: &'a DesiredNumber,
     desired: &'a DesiredState,
     snapshot: &'a Snapshot,
+    listings: &'a Listings<'a>,
     journal: &'a Journal,
     now: Timestamp,
 ) -> Ctx<'a> {
     let digits = number.phone.digits();
+    let listings = listings.of(digits);
     let dest_id = number.destination_waba.as_str();
     let dest = snapshot.waba(dest_id);
     let dest_name = desired
@@ -271,8 +289,8 @@ fn context<'a>(
     let record = journal.get(&number.phone.e164()).filter(|record| record.destination_waba == dest_id);
     let position = migration::classify(dest_node, record, now);
 
-    let live_elsewhere: Vec<&str> = snapshot
-        .wabas_listing(digits)
+    let live_elsewhere: Vec<&str> = listings
+        .iter()
         .filter(|(waba, node)| waba.id != dest_id && !node.is_migrated_away())
         .map(|(waba, _)| waba.id.as_str())
         .collect();
@@ -280,8 +298,8 @@ fn context<'a>(
     // Once verified, the number has left its source, which lists it as MIGRATED (or forgets it):
     // a single such listing says where it came from.
     let came_from = || {
-        let mut gone = snapshot
-            .wabas_listing(digits)
+        let mut gone = listings
+            .iter()
             .filter(|(waba, node)| waba.id != dest_id && node.is_migrated_away())
             .map(|(waba, _)| waba.id.as_str());
         match (gone.next(), gone.next()) {
@@ -317,6 +335,7 @@ fn context<'a>(
         source_listing,
         node,
         live_elsewhere,
+        listings,
         record,
     }
 }

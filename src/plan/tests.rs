@@ -39,7 +39,7 @@ fn snapshot_all(name: &str, plan: &Plan) {
 fn failing(plan: &Plan, phone: &str) -> Vec<String> {
     let e164: String = format!("+{}", phone.chars().filter(char::is_ascii_digit).collect::<String>());
     let number = plan.number(&e164).expect("number in plan");
-    number.checks.iter().filter(|c| c.status == CheckStatus::Fail).map(|c| c.id.clone()).collect()
+    number.checks.iter().filter(|c| c.status == CheckStatus::Fail).map(|c| c.id.to_string()).collect()
 }
 
 fn status_of(plan: &Plan, phone: &str, check: &str) -> CheckStatus {
@@ -69,7 +69,7 @@ fn an_eligible_number_is_migrated_with_every_step() {
         [Step::InitiateMigration, Step::RequestCode, Step::VerifyCode, Step::Register, Step::VerifyTemplates]
     );
     assert_eq!(number.checks.len(), super::planner::CHECK_IDS.len());
-    let ids: Vec<&str> = number.checks.iter().map(|c| c.id.as_str()).collect();
+    let ids: Vec<&str> = number.checks.iter().map(|c| c.id.as_ref()).collect();
     assert_eq!(ids, super::planner::CHECK_IDS);
     assert!(number.checks.iter().all(|c| c.status == CheckStatus::Pass), "{:#?}", number.checks);
     assert!(number.checks.iter().all(|c| c.hint.is_none()));

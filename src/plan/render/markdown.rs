@@ -12,7 +12,7 @@ use super::{
     steps_line, summary_line, symbol, template_headline, template_lines, template_summary, template_symbol,
 };
 use crate::plan::drift::Severity;
-use crate::plan::model::{Action, CheckStatus, NumberPlan, Plan};
+use crate::plan::model::{Action, CheckStatus, Label, NumberPlan, Plan};
 
 /// GitHub's limit on a comment's body.
 pub const MAX_CHARS: usize = 65_536;
@@ -190,11 +190,11 @@ fn review_order(plan: &Plan) -> Vec<&NumberPlan> {
 fn table_row(number: &NumberPlan) -> String {
     let what = match number.action {
         Action::Blocked => {
-            let failed: Vec<String> = number
+            let failed: Vec<&str> = number
                 .checks
                 .iter()
                 .filter(|check| check.status == CheckStatus::Fail)
-                .map(|check| check.id.clone())
+                .map(|check| check.id.as_ref())
                 .collect();
             format!("fails {}", failed.join(", "))
         }
@@ -330,7 +330,7 @@ fn details(number: &NumberPlan) -> String {
 /// Current state against desired as a unified-looking diff: unchanged lines (what moves with
 /// the number) stay as context so a reviewer sees the whole picture.
 fn diff_block(number: &NumberPlan) -> String {
-    let render = |lines: &[(String, String)]| -> String {
+    let render = |lines: &[(Label, String)]| -> String {
         lines.iter().map(|(key, value)| format!("{}: {}\n", one_line(key), one_line(value))).collect()
     };
     let old = render(&number.current);

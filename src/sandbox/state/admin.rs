@@ -231,7 +231,7 @@ impl State {
             migrated_to: None,
             ..old
         };
-        self.numbers.insert(new_id.clone(), moved);
+        self.add_number(moved);
         if let Some(old) = self.numbers.get_mut(id) {
             old.migrated_to = Some(new_id.clone());
             match self.options.migrated_source {

@@ -44,9 +44,4 @@ impl State {
             None => self.numbers.get(id),
         }
     }
-
-    /// Every phone-number node as a read at `now` sees it (gone ones included, as stored).
-    pub(super) fn visible_numbers(&self, now: Timestamp) -> impl Iterator<Item = &NumberState> {
-        self.numbers.keys().filter_map(move |id| self.visible(id, now))
-    }
 }

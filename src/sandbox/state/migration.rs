@@ -167,7 +167,7 @@ impl State {
         };
         let id = self.new_id();
         let ordinal = self.next_ordinal();
-        self.numbers.insert(id.clone(), NumberState { id: id.clone(), ordinal, ..node });
+        self.add_number(NumberState { id: id.clone(), ordinal, ..node });
         self.remember(&id, None, now);
         Ok(id)
     }

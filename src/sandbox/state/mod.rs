@@ -146,6 +146,9 @@ pub struct State {
     businesses: BTreeMap<String, String>,
     wabas: BTreeMap<String, WabaState>,
     numbers: BTreeMap<String, NumberState>,
+    /// The ids of each WABA's nodes (a node never changes WABA), so listing a WABA's numbers
+    /// does not go over every number of the world.
+    by_waba: BTreeMap<String, Vec<String>>,
     templates: BTreeMap<String, TemplateSnapshot>,
     tokens: Vec<TokenState>,
     ordinal: u64,
@@ -195,6 +198,7 @@ impl State {
             businesses: world.businesses.iter().map(|b| (b.id.clone(), b.name.clone())).collect(),
             wabas: BTreeMap::new(),
             numbers: BTreeMap::new(),
+            by_waba: BTreeMap::new(),
             templates: BTreeMap::new(),
             tokens: Vec::new(),
             ordinal: 0,
@@ -304,38 +308,35 @@ impl State {
             for number in &waba.phone_numbers {
                 let ordinal = state.next_ordinal();
                 let connected = number.status == NumberStatus::Connected;
-                state.numbers.insert(
-                    number.id.clone(),
-                    NumberState {
-                        id: number.id.clone(),
-                        ordinal,
-                        waba: waba.id.clone(),
-                        digits: digits_of(&number.display_phone_number),
-                        display: number.display_phone_number.clone(),
-                        verified_name: number.verified_name.clone(),
-                        name_status: number.name_status,
-                        new_name_status: number.new_name_status,
-                        account_mode: number.account_mode,
-                        quality_rating: number.quality_rating,
-                        is_pin_enabled: number.is_pin_enabled,
-                        is_on_biz_app: number.is_on_biz_app,
-                        platform: number.platform_type,
-                        status: number.status,
-                        code_verification: number.code_verification_status,
-                        tier: Some(number.messaging_limit_tier),
-                        official: number.is_official_business_account,
-                        health: number.health_status.clone(),
-                        throughput: if connected { "STANDARD" } else { "NOT_APPLICABLE" },
-                        maintenance: number.maintenance,
-                        register_failures_left: number.register_failures,
-                        register_attempts: Vec::new(),
-                        pin: None,
-                        exists: true,
-                        last_onboarded: None,
-                        migration: None,
-                        migrated_to: None,
-                    },
-                );
+                state.add_number(NumberState {
+                    id: number.id.clone(),
+                    ordinal,
+                    waba: waba.id.clone(),
+                    digits: digits_of(&number.display_phone_number),
+                    display: number.display_phone_number.clone(),
+                    verified_name: number.verified_name.clone(),
+                    name_status: number.name_status,
+                    new_name_status: number.new_name_status,
+                    account_mode: number.account_mode,
+                    quality_rating: number.quality_rating,
+                    is_pin_enabled: number.is_pin_enabled,
+                    is_on_biz_app: number.is_on_biz_app,
+                    platform: number.platform_type,
+                    status: number.status,
+                    code_verification: number.code_verification_status,
+                    tier: Some(number.messaging_limit_tier),
+                    official: number.is_official_business_account,
+                    health: number.health_status.clone(),
+                    throughput: if connected { "STANDARD" } else { "NOT_APPLICABLE" },
+                    maintenance: number.maintenance,
+                    register_failures_left: number.register_failures,
+                    register_attempts: Vec::new(),
+                    pin: None,
+                    exists: true,
+                    last_onboarded: None,
+                    migration: None,
+                    migrated_to: None,
+                });
             }
         }
 
@@ -361,6 +362,12 @@ impl State {
             });
         }
         state
+    }
+
+    /// Adds a phone-number node (every node is added here, so `by_waba` knows them all).
+    fn add_number(&mut self, number: NumberState) {
+        self.by_waba.entry(number.waba.clone()).or_default().push(number.id.clone());
+        self.numbers.insert(number.id.clone(), number);
     }
 
     fn next_ordinal(&mut self) -> u64 {

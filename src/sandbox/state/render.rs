@@ -188,8 +188,14 @@ impl State {
         let mut items: Vec<(u64, Value)> = Vec::new();
         match edge {
             "phone_numbers" => {
-                let mut numbers: Vec<&NumberState> =
-                    self.visible_numbers(ctx.now).filter(|n| n.exists && n.waba == waba.id).collect();
+                let mut numbers: Vec<&NumberState> = self
+                    .by_waba
+                    .get(&waba.id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.visible(id, ctx.now))
+                    .filter(|n| n.exists && n.waba == waba.id)
+                    .collect();
                 numbers.sort_by_key(|n| n.ordinal);
                 for number in numbers {
                     let value = render_fields(

@@ -23,21 +23,24 @@ pub struct Usage {
 }
 
 impl State {
+    /// Whether the WABA has a registered (`CONNECTED`) number: Meta gives such a WABA the larger
+    /// budget. Only the WABA's own nodes are looked at, as every request is charged here.
     fn active(&self, waba: &str) -> bool {
-        self.numbers.values().any(|n| n.exists && n.waba == waba && n.status == NumberStatus::Connected)
-    }
-
-    fn limit_of(&self, waba: &str) -> u32 {
-        if self.active(waba) {
-            self.options.rate_limit.calls_per_hour_active
-        } else {
-            self.options.rate_limit.calls_per_hour
-        }
+        self.by_waba
+            .get(waba)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.numbers.get(id))
+            .any(|n| n.exists && n.waba == waba && n.status == NumberStatus::Connected)
     }
 
     pub(super) fn usage(&mut self, waba: &str, now: Timestamp) -> Usage {
         let window = Duration::from_secs(3600);
-        let limit = self.limit_of(waba);
+        let limit = if self.active(waba) {
+            self.options.rate_limit.calls_per_hour_active
+        } else {
+            self.options.rate_limit.calls_per_hour
+        };
         let calls = self.calls.entry(waba.to_owned()).or_default();
         while calls.front().is_some_and(|t| since(now, *t) >= window) {
             calls.pop_front();
